@@ -1,0 +1,332 @@
+"""HTTP request and response models of the four services (the OpenAPI documents are
+generated from these). Requests forbid unknown fields and bound every text."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+
+import phonenumbers
+import pycountry
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from contracts.events import CorrectiveAction, Deadlines
+from contracts.vocabulary import (
+    MONETARY_OUTCOMES,
+    CaseStatus,
+    Category,
+    Channel,
+    ComplaintType,
+    FindingKind,
+    Language,
+    Outcome,
+    ResolutionStatus,
+    RootCause,
+    Severity,
+)
+
+
+def Text(max_length: int, min_length: int = 1) -> Any:  # noqa: N802 - reads as a type
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+    ]
+
+
+def _phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "not a phone number; use international format, e.g. +86 138 0013 8000"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("not a valid phone number for its country code")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _currency(value: str) -> str:
+    if pycountry.currencies.get(alpha_3=value) is None:
+        raise ValueError("not an ISO 4217 currency code, e.g. CNY, USD, EUR")
+    return value
+
+
+Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- intake ---------------------------------------------------------------
+
+
+class Customer(Request):
+    name: Text(200)
+    phone: Phone | None = None
+    email: EmailStr | None = Field(default=None, max_length=254)
+    customer_id: Text(100) | None = None
+
+
+class ReceiveComplaint(Request):
+    channel: Channel
+    customer: Customer
+    text: Text(5000) = Field(description="what happened, in the customer's words (any language)")
+    product: Text(200) | None = None
+    location: Text(200) | None = Field(default=None, description="store, branch or department")
+    happened_at: AwareDatetime | None = None
+    customer_request: Text(2000) | None = Field(
+        default=None, description="what the customer asks for"
+    )
+    language: Language | None = Field(
+        default=None, description="detected from the text when omitted"
+    )
+
+
+class Reclassify(Request):
+    type: ComplaintType | None = None
+    category: Category | None = None
+    severity: Severity | None = None
+    reason: Text(1000, min_length=3)
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Reclassify:
+        if self.type is None and self.category is None and self.severity is None:
+            raise ValueError("give at least one of type, category, severity")
+        return self
+
+
+class Classification(BaseModel):
+    type: ComplaintType
+    category: Category
+    severity: Severity
+    method: str = Field(description="automatic or override")
+    matched_rules: list[str]
+    reason: str | None = None
+
+
+class ComplaintView(BaseModel):
+    complaint_id: uuid.UUID
+    channel: Channel
+    language: Language
+    customer: dict[str, str | None]
+    text: str
+    product: str | None
+    location: str | None
+    customer_request: str | None
+    happened_at: AwareDatetime | None
+    received_at: AwareDatetime
+    classification: Classification
+    deadlines: Deadlines
+    acknowledgement: str
+    version: int
+
+
+# --- investigation --------------------------------------------------------
+
+
+class Assign(Request):
+    investigator: Text(100)
+    reason: Text(1000) | None = None
+
+
+class RecordFinding(Request):
+    kind: FindingKind = FindingKind.note
+    text: Text(5000)
+
+
+class CorrectiveActionIn(Request):
+    action: Text(1000)
+    owner: Text(100)
+    due_date: date
+
+
+class Conclude(Request):
+    root_cause: RootCause
+    five_whys: list[Text(500)] = Field(min_length=1, max_length=5)
+    responsible_department: Text(200)
+    corrective_actions: list[CorrectiveActionIn] = Field(default_factory=list, max_length=20)
+    summary: Text(5000)
+
+
+class Finding(BaseModel):
+    kind: FindingKind
+    text: str
+    author: str
+    at: AwareDatetime
+
+
+class CaseView(BaseModel):
+    complaint_id: uuid.UUID
+    status: CaseStatus
+    team: str
+    category: Category
+    severity: Severity
+    investigator: str | None
+    escalated: bool
+    escalation_reasons: list[str]
+    findings: list[Finding]
+    root_cause: RootCause | None
+    five_whys: list[str]
+    responsible_department: str | None
+    corrective_actions: list[CorrectiveAction]
+    summary: str | None
+    reopen_count: int
+    reopen_reasons: list[str]
+    opened_at: AwareDatetime
+    version: int
+
+
+class CaseList(BaseModel):
+    cases: list[CaseView]
+
+
+# --- resolution -----------------------------------------------------------
+
+
+class Respond(Request):
+    outcome: Outcome
+    message: Text(5000)
+    amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _money(self) -> Respond:
+        if self.outcome == Outcome.monetary_compensation and self.amount is None:
+            raise ValueError("monetary_compensation needs an amount and a currency")
+        if (self.amount is None) != (self.currency is None):
+            raise ValueError("amount and currency go together")
+        if self.amount is not None and self.outcome not in MONETARY_OUTCOMES:
+            raise ValueError(f"an amount is only for {sorted(MONETARY_OUTCOMES)}")
+        return self
+
+
+class Accept(Request):
+    comment: Text(2000) | None = None
+
+
+class Dispute(Request):
+    reason: Text(2000)
+
+
+class Close(Request):
+    note: Text(2000) | None = None
+
+
+class FollowUp(Request):
+    satisfaction: int = Field(ge=1, le=5)
+    solved: bool
+    comment: Text(2000) | None = None
+
+
+class Response(BaseModel):
+    number: int
+    outcome: Outcome
+    message: str
+    amount: Decimal | None
+    currency: str | None
+    at: AwareDatetime
+    by: str
+
+
+class ResolutionView(BaseModel):
+    complaint_id: uuid.UUID
+    status: ResolutionStatus
+    type: ComplaintType | None
+    requires_investigation: bool | None
+    responses: list[Response]
+    first_response_at: AwareDatetime | None
+    disputes: list[str]
+    outcome: Outcome | None
+    closed_at: AwareDatetime | None
+    follow_up: dict[str, Any] | None
+    version: int
+
+
+# --- reporting ------------------------------------------------------------
+
+
+class Durations(BaseModel):
+    count: int
+    median_hours: float | None
+    p90_hours: float | None
+    max_hours: float | None
+
+
+class SummaryReport(BaseModel):
+    period_from: str | None
+    period_to: str | None
+    total: int
+    by_channel: dict[str, int]
+    by_type: dict[str, int]
+    by_category: dict[str, int]
+    by_severity: dict[str, int]
+    by_status: dict[str, int]
+    by_root_cause: dict[str, int]
+    by_outcome: dict[str, int]
+    disputed: int
+    reopened: int
+    closed: int
+    escalated: int
+    time_to_first_response: Durations
+    time_to_resolution: Durations
+    satisfaction_average: float | None
+    satisfaction_distribution: dict[str, int]
+    follow_up_coverage: float | None
+
+
+class AuditEntry(BaseModel):
+    event_id: uuid.UUID
+    event_type: str
+    schema_version: int
+    service: str
+    position: int
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: dict[str, str]
+    correlation_id: str
+    payload: dict[str, Any]
+
+
+class AuditTrail(BaseModel):
+    complaint_id: uuid.UUID
+    events: list[AuditEntry]
+
+
+# --- common ---------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    field: str
+    problem: str
+
+
+class Error(BaseModel):
+    error: str
+    message: str
+    fields: list[FieldError] | None = None
+    state: str | None = None
+    allowed_actions: list[str] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+    position: int
+
+
+class Accepted(BaseModel):
+    complaint_id: uuid.UUID
+    status: str

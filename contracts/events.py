@@ -1,0 +1,187 @@
+"""Integration-event payloads (version 1). Personal data never appears here:
+downstream services carry the complaint id, not the customer's name, phone or email."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from contracts.envelope import payload
+from contracts.vocabulary import (
+    Category,
+    Channel,
+    ComplaintType,
+    FindingKind,
+    Language,
+    Outcome,
+    RootCause,
+    Severity,
+)
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deadlines(_Payload):
+    policy_version: str
+    acknowledge_by: AwareDatetime
+    first_contact_by: AwareDatetime
+    first_reply_by: AwareDatetime
+    resolve_by: AwareDatetime
+
+
+class CorrectiveAction(_Payload):
+    action: str = Field(min_length=1, max_length=1000)
+    owner: str = Field(min_length=1, max_length=100)
+    due_date: date
+
+
+# --- intake ---------------------------------------------------------------
+
+
+@payload("complaint.received")
+class ComplaintReceived(_Payload):
+    channel: Channel
+    language: Language
+    text: str
+    product: str | None
+    location: str | None
+    customer_request: str | None
+    happened_at: AwareDatetime | None
+    received_at: AwareDatetime
+
+
+@payload("complaint.classified")
+class ComplaintClassified(_Payload):
+    type: ComplaintType
+    category: Category
+    severity: Severity
+    matched_rules: list[str]
+    deadlines: Deadlines
+
+
+@payload("complaint.acknowledged")
+class ComplaintAcknowledged(_Payload):
+    language: Language
+    message: str
+    deadlines: Deadlines
+
+
+@payload("complaint.reclassified")
+class ComplaintReclassified(_Payload):
+    type: ComplaintType
+    category: Category
+    severity: Severity
+    previous_type: ComplaintType
+    previous_category: Category
+    previous_severity: Severity
+    reason: str
+    deadlines: Deadlines
+
+
+# --- investigation --------------------------------------------------------
+
+
+@payload("case.opened")
+class CaseOpened(_Payload):
+    team: str
+    category: Category
+    severity: Severity
+
+
+@payload("case.escalated")
+class CaseEscalated(_Payload):
+    reason: str
+
+
+@payload("case.assigned")
+class CaseAssigned(_Payload):
+    investigator: str
+    previous_investigator: str | None
+    reason: str | None
+
+
+@payload("case.reclassified")
+class CaseReclassified(_Payload):
+    category: Category
+    severity: Severity
+    team: str
+
+
+@payload("case.finding_recorded")
+class CaseFindingRecorded(_Payload):
+    kind: FindingKind
+    text: str
+
+
+@payload("case.concluded")
+class CaseConcluded(_Payload):
+    root_cause: RootCause
+    five_whys: list[str]
+    responsible_department: str
+    corrective_actions: list[CorrectiveAction]
+    summary: str
+    conclusion_number: int
+
+
+@payload("case.reopened")
+class CaseReopened(_Payload):
+    reason: str
+    reopen_count: int
+
+
+# --- resolution -----------------------------------------------------------
+
+
+@payload("resolution.opened")
+class ResolutionOpened(_Payload):
+    pass
+
+
+@payload("resolution.registered")
+class ResolutionRegistered(_Payload):
+    type: ComplaintType
+    channel: Channel
+    requires_investigation: bool
+
+
+@payload("resolution.ready")
+class ResolutionReady(_Payload):
+    reason: str
+
+
+@payload("resolution.responded")
+class ResolutionResponded(_Payload):
+    outcome: Outcome
+    message: str
+    amount: Decimal | None
+    currency: str | None
+    channel: Channel | None
+    response_number: int
+
+
+@payload("resolution.accepted")
+class ResolutionAccepted(_Payload):
+    comment: str | None
+
+
+@payload("resolution.disputed")
+class ResolutionDisputed(_Payload):
+    reason: str
+    dispute_count: int
+
+
+@payload("resolution.closed")
+class ResolutionClosed(_Payload):
+    outcome: Outcome
+    note: str | None
+
+
+@payload("resolution.followed_up")
+class ResolutionFollowedUp(_Payload):
+    satisfaction: int = Field(ge=1, le=5)
+    solved: bool
+    comment: str | None

@@ -1,0 +1,103 @@
+"""The fixed vocabularies of DOMAIN.md. Ids never change; labels may be localised."""
+
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    phone = "phone"
+    email = "email"
+    web = "web"
+    chat = "chat"
+    walk_in = "walk_in"
+    letter = "letter"
+    social_media = "social_media"
+    referral = "referral"
+    fax = "fax"
+
+
+class ComplaintType(StrEnum):
+    complaint = "complaint"
+    suggestion = "suggestion"
+    praise = "praise"
+    inquiry = "inquiry"
+
+
+class Category(StrEnum):
+    service_attitude = "service_attitude"
+    response_delay = "response_delay"
+    product_quality = "product_quality"
+    billing = "billing"
+    after_sales = "after_sales"
+    facilities = "facilities"
+    safety = "safety"
+    information = "information"
+    privacy = "privacy"
+    other = "other"
+
+
+class Severity(StrEnum):
+    low = "low"
+    normal = "normal"
+    high = "high"
+    critical = "critical"
+
+
+class RootCause(StrEnum):
+    people = "people"
+    process = "process"
+    product = "product"
+    equipment = "equipment"
+    environment = "environment"
+    communication = "communication"
+    supplier = "supplier"
+
+
+class Outcome(StrEnum):
+    explanation = "explanation"
+    apology = "apology"
+    repair = "repair"
+    replacement = "replacement"
+    refund = "refund"
+    monetary_compensation = "monetary_compensation"
+    non_monetary_relief = "non_monetary_relief"
+    no_action = "no_action"
+
+
+class Role(StrEnum):
+    agent = "agent"
+    investigator = "investigator"
+    resolver = "resolver"
+    supervisor = "supervisor"
+    quality_manager = "quality_manager"
+    privacy_officer = "privacy_officer"
+    admin = "admin"
+    system = "system"
+
+
+class Language(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+class FindingKind(StrEnum):
+    note = "note"
+    interview = "interview"
+    evidence = "evidence"
+
+
+class CaseStatus(StrEnum):
+    open = "open"
+    investigating = "investigating"
+    concluded = "concluded"
+
+
+class ResolutionStatus(StrEnum):
+    awaiting_investigation = "awaiting_investigation"
+    ready = "ready"
+    responded = "responded"
+    accepted = "accepted"
+    disputed = "disputed"
+    closed = "closed"
+
+
+MONETARY_OUTCOMES = frozenset({Outcome.refund, Outcome.monetary_compensation})

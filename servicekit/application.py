@@ -1,0 +1,146 @@
+"""The base of every service's eventsourcing Application.
+
+It adds what the architecture needs on top of eventsourcing:
+- a process recorder, so tracking records (upstream, position) are written in the
+  same transaction as the events that processing produced;
+- the outbox view of the notification log as integration-event envelopes;
+- bounded retry of a command on an optimistic-concurrency clash.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypeVar
+
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import Notification, RecordConflictError, Tracking
+from pydantic import BaseModel
+
+from contracts.envelope import Actor, Envelope, make_envelope
+from servicekit.clock import Clock, SystemClock
+from servicekit.config import event_store_env
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+COMMAND_ATTEMPTS = 5
+
+
+def retry_on_conflict(method: Callable[..., T]) -> Callable[..., T]:
+    """Re-run a command (re-reading the aggregate) when another writer saved first."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> T:
+        for attempt in range(1, COMMAND_ATTEMPTS + 1):
+            try:
+                return method(*args, **kwargs)
+            except RecordConflictError:
+                if attempt == COMMAND_ATTEMPTS:
+                    raise
+                log.info("version clash in %s, attempt %d; retrying", method.__name__, attempt)
+        raise AssertionError("unreachable")
+
+    return run
+
+
+class ServiceApplication(Application[uuid.UUID]):
+    """Subclasses set `name` (the service name) and `public_events`."""
+
+    public_events: ClassVar[dict[type, type[BaseModel]]] = {}
+
+    def __init__(self, env: dict[str, str] | None = None, clock: Clock | None = None):
+        merged = event_store_env(self.name)
+        merged.update(env or {})
+        super().__init__(env=merged)
+        self.clock: Clock = clock or SystemClock()
+
+    def construct_recorder(self):  # type: ignore[override]
+        return self.factory.process_recorder()
+
+    # --- commands ---------------------------------------------------------
+
+    def meta(
+        self,
+        complaint_id: uuid.UUID,
+        actor: Actor,
+        correlation_id: str | None = None,
+        at: Any = None,
+    ) -> dict[str, Any]:
+        """What every domain event records besides its own fields."""
+        return {
+            "complaint_id": str(complaint_id),
+            "at": at or self.clock.now(),
+            "actor": actor.model_dump(mode="json"),
+            "correlation_id": correlation_id or str(uuid.uuid4()),
+        }
+
+    def system_meta(self, cause: Envelope) -> dict[str, Any]:
+        """Meta for events this service records in reaction to an upstream event."""
+        return self.meta(
+            cause.complaint_id,
+            Actor(id=self.name, role="system"),
+            correlation_id=cause.correlation_id,
+            at=cause.occurred_at,
+        )
+
+    # --- outbox: the notification log as integration events --------------
+
+    def head(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def notifications(self, start: int, limit: int) -> list[Envelope]:
+        rows = self.recorder.select_notifications(start=max(start, 1), limit=limit)
+        return [self.envelope(n) for n in rows]
+
+    def envelope(self, notification: Notification) -> Envelope:
+        event = self.mapper.to_domain_event(notification)
+        contract = self.public_events[type(event)]
+        fields = {name: getattr(event, name) for name in contract.model_fields}
+        meta = event.meta  # type: ignore[attr-defined]
+        return make_envelope(
+            event=contract.model_validate(fields),
+            complaint_id=uuid.UUID(meta["complaint_id"]),
+            origin_service=self.name,
+            origin_position=notification.id,
+            aggregate_id=event.originator_id,
+            aggregate_version=event.originator_version,
+            occurred_at=meta["at"],
+            recorded_at=event.timestamp,
+            actor=Actor.model_validate(meta["actor"]),
+            correlation_id=meta["correlation_id"],
+        )
+
+    def outbox_position(self) -> int:
+        return self.recorder.max_tracking_id(f"{self.name}.outbox") or 0
+
+    def record_outbox_position(self, position: int) -> None:
+        self.recorder.insert_tracking(Tracking(f"{self.name}.outbox", position))
+
+    # --- subscription: process upstream events exactly once -------------
+
+    def position(self, upstream: str) -> int:
+        return self.recorder.max_tracking_id(upstream) or 0
+
+    def process(self, envelope: Envelope) -> None:
+        """Apply the policy and record its events together with the tracking record.
+        Raises RecordConflictError if this position was recorded already (by a
+        concurrent consumer): the caller re-reads its position and moves on."""
+        processing = ProcessingEvent(Tracking(envelope.origin_service, envelope.origin_position))
+        processing.collect_events(*self.policy(envelope))
+        self._record(processing)
+
+    def policy(self, envelope: Envelope) -> Iterable[Aggregate]:
+        """Which aggregates change in reaction to an upstream event (default: none)."""
+        return ()
+
+    def get_or_none(self, aggregate_id: uuid.UUID) -> Any:
+        from eventsourcing.application import AggregateNotFoundError
+
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None

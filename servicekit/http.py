@@ -1,0 +1,234 @@
+"""HTTP entrypoints: one decorator validates the request against a contract, calls
+the handler, maps errors to statuses (the only error mapping), and records what the
+OpenAPI document needs. A rejected request never reaches the application."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from nameko.web.handlers import http
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+from werkzeug.wrappers import Request, Response
+
+from contracts.api import Error, FieldError
+from contracts.envelope import Actor
+from contracts.vocabulary import Role
+from servicekit.errors import InvalidCommand, NotFound, StateConflict
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+ACTOR_ID_HEADER = "X-Actor-Id"
+ACTOR_ROLE_HEADER = "X-Actor-Role"
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+class Unidentified(Exception):
+    pass
+
+
+class Call:
+    """What a handler gets besides the path parameters."""
+
+    def __init__(self, request: Request, actor: Actor | None, body: Any, query: Any):
+        self.request = request
+        self.actor = actor
+        self.body = body
+        self.query = query
+        self.correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    if isinstance(data, BaseModel):
+        text = data.model_dump_json()
+    else:
+        text = json.dumps(data, default=str, ensure_ascii=False)
+    return Response(text, status=status, mimetype="application/json")
+
+
+def error_response(status: int, error: str, message: str, **extra: Any) -> Response:
+    return json_response(Error(error=error, message=message, **extra), status)
+
+
+def _field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
+    # Never echo the input: it may be personal data.
+    return [
+        FieldError(
+            field=".".join([prefix, *(str(p) for p in e["loc"])]).strip("."),
+            problem=e["msg"],
+        )
+        for e in exc.errors(include_input=False, include_url=False)
+    ]
+
+
+def _actor(request: Request) -> Actor:
+    actor_id = request.headers.get(ACTOR_ID_HEADER)
+    role = request.headers.get(ACTOR_ROLE_HEADER)
+    if not actor_id or not role:
+        raise Unidentified(f"say who you are with the {ACTOR_ID_HEADER} and "
+                           f"{ACTOR_ROLE_HEADER} headers")
+    try:
+        return Actor(id=actor_id, role=role)
+    except ValidationError:
+        raise InvalidCommand(
+            f"header.{ACTOR_ROLE_HEADER}",
+            "must be one of " + ", ".join(r.value for r in Role if r != Role.system)
+            + f"; {ACTOR_ID_HEADER} at most 100 characters",
+        ) from None
+
+
+def _body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_BODY_BYTES:
+        raise InvalidCommand("body", f"larger than {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCommand("body", f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidCommand("body", "must be a JSON object")
+    return model.model_validate(data)
+
+
+def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request: Request,
+            path_params: dict[str, str]) -> Response:
+    try:
+        actor = _actor(request) if spec["method"] != "GET" else None
+        for name, value in path_params.items():
+            if name.endswith("_id"):
+                try:
+                    path_params[name] = uuid.UUID(value)
+                except ValueError:
+                    raise NotFound(name.removesuffix("_id"), value) from None
+        body = None
+        if spec["body"] is not None:
+            try:
+                body = _body(request, spec["body"])
+            except ValidationError as exc:
+                return error_response(422, "invalid", "the request body is invalid",
+                                      fields=_field_errors(exc, "body"))
+        query = None
+        if spec["query"] is not None:
+            try:
+                query = spec["query"].model_validate(request.args.to_dict())
+            except ValidationError as exc:
+                return error_response(422, "invalid", "the query is invalid",
+                                      fields=_field_errors(exc, "query"))
+        result = fn(service, Call(request, actor, body, query), **path_params)
+        if spec["method"] != "GET" and hasattr(service, "runtime"):
+            service.runtime.wake()
+        return json_response(result, spec["status"])
+    except Unidentified as exc:
+        return error_response(401, "unidentified", str(exc))
+    except ValidationError as exc:
+        return error_response(422, "invalid", "the request is invalid",
+                              fields=_field_errors(exc, ""))
+    except InvalidCommand as exc:
+        return error_response(422, "invalid", str(exc),
+                              fields=[FieldError(field=exc.field, problem=exc.problem)])
+    except NotFound as exc:
+        return error_response(404, "not_found", str(exc))
+    except StateConflict as exc:
+        return error_response(409, "conflict", str(exc), state=exc.state,
+                              allowed_actions=exc.allowed)
+    except Exception as exc:
+        log.error("unhandled %s in %s", type(exc).__name__, fn.__name__, exc_info=True)
+        return error_response(500, "internal", "internal error; it has been logged")
+
+
+def endpoint(
+    method: str,
+    path: str,
+    *,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    summary: str = "",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    spec = {"method": method, "path": path, "body": body, "query": query,
+            "response": response, "status": status, "summary": summary}
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def handler(self: Any, request: Request, **path_params: str) -> Response:
+            return _handle(fn, spec, self, request, path_params)
+
+        handler.endpoint_spec = spec  # type: ignore[attr-defined]
+        return http(method, path)(handler)
+
+    return decorate
+
+
+# --- OpenAPI -----------------------------------------------------------------
+
+_PARAM = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
+_ERRORS = {"401": "actor headers missing", "404": "unknown id",
+           "409": "the state forbids the action", "422": "invalid input"}
+
+
+def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[str, Any]:
+    specs = [getattr(member, "endpoint_spec") for member in vars_all(service_cls)]
+    models = {Error}
+    for spec in specs:
+        models.update(m for m in (spec["body"], spec["response"]) if m is not None)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        names = _PARAM.findall(spec["path"])
+        params = [{"name": n, "in": "path", "required": True,
+                   "schema": {"type": "string", "format": "uuid"} if n.endswith("_id")
+                   else {"type": "string"}} for n in names]
+        if spec["query"] is not None:
+            qschema = spec["query"].model_json_schema()
+            for name, prop in qschema.get("properties", {}).items():
+                prop = {k: v for k, v in prop.items() if k != "title"}
+                params.append({"name": name, "in": "query", "required": False, "schema": prop})
+        if spec["method"] != "GET":
+            params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
+                       for h in (ACTOR_ID_HEADER, ACTOR_ROLE_HEADER)]
+        operation: dict[str, Any] = {
+            "operationId": spec["summary"] or spec["path"],
+            "summary": spec["summary"],
+            "parameters": params,
+            "responses": {
+                str(spec["status"]): {
+                    "description": "success",
+                    "content": {"application/json": {"schema": {"$ref":
+                        f"#/components/schemas/{spec['response'].__name__}"}}}
+                    if spec["response"] else {},
+                },
+                **{code: {"description": text, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}}
+                   for code, text in _ERRORS.items()},
+            },
+        }
+        if spec["body"] is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{spec['body'].__name__}"}}}}
+        paths.setdefault(_PARAM.sub(r"{\1}", spec["path"]), {})[spec["method"].lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {})},
+    }
+
+
+def vars_all(cls: type) -> list[Any]:
+    seen: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        for name, member in vars(klass).items():
+            if hasattr(member, "endpoint_spec"):
+                seen[name] = member
+    return list(seen.values())

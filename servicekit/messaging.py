@@ -1,0 +1,226 @@
+"""Delivery with no loss, no duplicates, in order (ARCHITECTURE.md "Delivery").
+
+- OutboxRelay: publishes the notification log to RabbitMQ (persistent, publisher
+  confirms) and advances the published position only after the confirms.
+- Subscriber: a catch-up subscriber of one upstream. Already seen -> drop; next in
+  line -> process; ahead -> fetch the missing range from the upstream's log over
+  RPC and process in order. The position is recorded with the produced events.
+- upstream_events: a nameko entrypoint that never acks-and-drops a failed message:
+  it re-queues it with back-off through a delay queue and, after the last attempt,
+  parks it on a dead-letter queue (<queue>.dead) for an operator to re-drive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from kombu import Exchange, Queue
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
+from nameko.messaging import Consumer
+
+from contracts.envelope import Envelope
+from servicekit.application import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXCHANGE = "complaints.events"
+Fetch = Callable[[int, int], list[dict[str, Any]]]
+
+
+def events_exchange(config: dict[str, Any]) -> Exchange:
+    return Exchange(config.get("EVENTS_EXCHANGE", DEFAULT_EXCHANGE), type="topic", durable=True)
+
+
+class OutboxRelay:
+    """One relay per service instance. Safe to run twice: a position another relay
+    already recorded is simply not recorded again, and consumers drop duplicates."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        publisher: Publisher,
+        exchange: Exchange,
+        batch_size: int = 200,
+        idle_seconds: float = 1.0,
+    ):
+        self.app = app
+        self.publisher = publisher
+        self.exchange = exchange
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self._wake = eventlet.Event()
+        self._stopped = False
+
+    def wake(self) -> None:
+        if not self._wake.ready():
+            self._wake.send()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self.wake()
+
+    def publish_pending(self) -> int:
+        """Publish one batch after the recorded position; returns how many."""
+        position = self.app.outbox_position()
+        envelopes = self.app.notifications(position + 1, self.batch_size)
+        for envelope in envelopes:
+            self.publisher.publish(
+                envelope.model_dump(mode="json"),
+                exchange=self.exchange,
+                routing_key=envelope.routing_key,
+                message_id=str(envelope.event_id),
+            )
+        if envelopes:
+            last = envelopes[-1].origin_position
+            try:
+                self.app.record_outbox_position(last)
+            except Exception:  # another relay recorded it (or later) first
+                if self.app.outbox_position() < last:
+                    raise
+        return len(envelopes)
+
+    def run(self) -> None:
+        backoff = 0.5
+        while not self._stopped:
+            self._wake = eventlet.Event()
+            try:
+                published = self.publish_pending()
+                backoff = 0.5
+            except Exception as exc:  # the broker is down: the events are safe in the log
+                log.warning("outbox of %s could not publish (%s); retrying in %.1fs",
+                            self.app.name, type(exc).__name__, backoff)
+                eventlet.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            if published < self.batch_size:
+                with eventlet.Timeout(self.idle_seconds, False):
+                    self._wake.wait()
+
+
+class Subscriber:
+    """Processes one upstream's events exactly once and in order."""
+
+    def __init__(
+        self,
+        app: ServiceApplication,
+        upstream: str,
+        batch_size: int = 100,
+        fetch_timeout: float = 10.0,
+    ):
+        self.app = app
+        self.upstream = upstream
+        self.batch_size = batch_size
+        self.fetch_timeout = fetch_timeout
+        self._lock = Semaphore()
+
+    def deliver(self, body: dict[str, Any], fetch: Fetch) -> str:
+        envelope = Envelope.model_validate(body)
+        if envelope.origin_service != self.upstream:
+            raise ValueError(f"{envelope.origin_service} event on the {self.upstream} queue")
+        with self._lock:
+            last = self.app.position(self.upstream)
+            if envelope.origin_position <= last:
+                return "duplicate"
+            if envelope.origin_position == last + 1:
+                self._process(envelope)
+                return "processed"
+            self._catch_up(fetch, until=envelope.origin_position)
+            return "caught-up"
+
+    def catch_up(self, fetch: Fetch) -> int:
+        with self._lock:
+            return self._catch_up(fetch, until=None)
+
+    def _catch_up(self, fetch: Fetch, until: int | None) -> int:
+        processed = 0
+        last = self.app.position(self.upstream)
+        while until is None or last < until:
+            with eventlet.Timeout(self.fetch_timeout):
+                batch = fetch(last + 1, self.batch_size)
+            if not batch:
+                break
+            for body in batch:
+                envelope = Envelope.model_validate(body)
+                if envelope.origin_position <= last:
+                    continue
+                self._process(envelope)
+                last = envelope.origin_position
+                processed += 1
+        return processed
+
+    def _process(self, envelope: Envelope) -> None:
+        from eventsourcing.persistence import RecordConflictError
+
+        try:
+            self.app.process(envelope)
+        except RecordConflictError:
+            # Another consumer instance recorded this position first: nothing to do.
+            if self.app.position(self.upstream) < envelope.origin_position:
+                raise
+
+
+class UpstreamEvents(Consumer):
+    """Entrypoint for one upstream's integration events, on a durable quorum queue
+    `<service>.from.<upstream>` bound to `<upstream>.#`."""
+
+    def __init__(self, upstream: str, max_attempts: int | None = None, **kwargs: Any):
+        self.upstream = upstream
+        self._max_attempts = max_attempts
+        super().__init__(queue=None, **kwargs)
+
+    def setup(self) -> None:
+        config = self.container.config
+        name = f"{self.container.service_name}.from.{self.upstream}"
+        self.queue = Queue(
+            name,
+            exchange=events_exchange(config),
+            routing_key=f"{self.upstream}.#",
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        self.retry_queue = Queue(
+            f"{name}.retry",
+            durable=True,
+            queue_arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": name},
+        )
+        self.dead_queue = Queue(f"{name}.dead", durable=True)
+        self.max_attempts = self._max_attempts or int(config.get("DELIVERY_ATTEMPTS", 5))
+        self.retry_base_seconds = float(config.get("RETRY_BASE_SECONDS", 1.0))
+        self.publisher = Publisher(
+            config[AMQP_URI_CONFIG_KEY],
+            declare=[self.retry_queue, self.dead_queue],
+            delivery_mode=PERSISTENT,
+        )
+        super().setup()
+
+    def handle_message_processed(self, message, result=None, exc_info=None) -> None:
+        if exc_info is not None:
+            self._retry_or_park(message, exc_info)
+        self.queue_consumer.ack_message(message)
+
+    def _retry_or_park(self, message, exc_info) -> None:
+        attempts = int((message.headers or {}).get("x-attempts", 0)) + 1
+        error = exc_info[0].__name__
+        headers = {"x-attempts": attempts, "x-error": error}
+        if attempts < self.max_attempts:
+            delay = self.retry_base_seconds * 2 ** (attempts - 1)
+            log.warning("%s: %s failed (attempt %d), retrying in %.0fs",
+                        self.queue.name, error, attempts, delay)
+            self.publisher.publish(
+                message.payload, exchange="", routing_key=self.retry_queue.name,
+                headers=headers, expiration=delay,
+            )
+        else:
+            log.error("%s: %s failed %d times; parked on %s",
+                      self.queue.name, error, attempts, self.dead_queue.name)
+            self.publisher.publish(
+                message.payload, exchange="", routing_key=self.dead_queue.name, headers=headers,
+            )
+
+
+upstream_events = UpstreamEvents.decorator

@@ -1,0 +1,120 @@
+"""The composition root of a service container: builds the application once per
+container (never at import time), runs its outbox relay, and owns its subscribers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import Any
+
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
+from nameko.exceptions import UnknownService
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+from werkzeug.wrappers import Request
+
+from contracts.api import Health
+from servicekit.application import ServiceApplication
+from servicekit.http import endpoint, json_response, openapi_document
+from servicekit.messaging import Fetch, OutboxRelay, Subscriber, events_exchange
+
+log = logging.getLogger(__name__)
+
+# How often each consumer asks its upstreams for anything it missed (seconds).
+CATCH_UP_SECONDS = float(os.environ.get("CATCH_UP_SECONDS", "5"))
+MAX_PAGE = 500
+
+
+class Runtime:
+    def __init__(self, app: ServiceApplication, relay: OutboxRelay | None,
+                 subscribers: dict[str, Subscriber]):
+        self.app = app
+        self.relay = relay
+        self.subscribers = subscribers
+
+    def wake(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    def deliver(self, upstream: str, body: dict[str, Any], fetch: Fetch) -> str:
+        outcome = self.subscribers[upstream].deliver(body, fetch)
+        self.wake()
+        return outcome
+
+    def catch_up(self, fetchers: dict[str, Fetch]) -> dict[str, int]:
+        done: dict[str, int] = {}
+        for upstream, fetch in fetchers.items():
+            try:
+                done[upstream] = self.subscribers[upstream].catch_up(fetch)
+            except UnknownService:
+                log.info("catch-up: %s is not running yet", upstream)
+            except Exception as exc:
+                log.warning("catch-up from %s failed: %s", upstream, type(exc).__name__,
+                            exc_info=True)
+        if any(done.values()):
+            self.wake()
+        return done
+
+
+class ServiceRuntime(DependencyProvider):
+    def __init__(self, app_factory: Callable[[], ServiceApplication],
+                 upstreams: tuple[str, ...] = (), relay: bool = True):
+        self.app_factory = app_factory
+        self.upstreams = upstreams
+        self.with_relay = relay
+        self.runtime: Runtime | None = None
+
+    def setup(self) -> None:
+        config = self.container.config
+        app = self.app_factory()
+        relay = None
+        if self.with_relay:
+            publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
+                                  delivery_mode=PERSISTENT, declare=[events_exchange(config)])
+            relay = OutboxRelay(app, publisher, events_exchange(config))
+        self.runtime = Runtime(app, relay, {u: Subscriber(app, u) for u in self.upstreams})
+
+    def start(self) -> None:
+        if self.runtime and self.runtime.relay:
+            self.container.spawn_managed_thread(self.runtime.relay.run)
+
+    def stop(self) -> None:
+        if self.runtime and self.runtime.relay:
+            self.runtime.relay.stop()
+        if self.runtime:
+            self.runtime.app.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx: Any) -> Runtime:
+        assert self.runtime is not None
+        return self.runtime
+
+
+class ServiceBase:
+    """Entrypoints every service has: /health, /openapi.json and the notification log
+    over RPC (how downstream consumers catch up)."""
+
+    name: str
+    title: str = ""
+    runtime: Runtime
+
+    @endpoint("GET", "/health", response=Health, summary="health")
+    def health(self, call) -> Health:
+        return Health(status="ok", service=self.name, position=self.runtime.app.head())
+
+    @endpoint("GET", "/openapi.json", summary="openapi")
+    def openapi(self, call) -> Any:
+        return openapi_document(type(self), self.title or self.name)
+
+    @rpc
+    def notifications(self, start: int, limit: int = 100) -> list[dict[str, Any]]:
+        envelopes = self.runtime.app.notifications(int(start), max(1, min(int(limit), MAX_PAGE)))
+        return [e.model_dump(mode="json") for e in envelopes]
+
+
+__all__ = ["CATCH_UP_SECONDS", "Request", "Runtime", "ServiceBase", "ServiceRuntime",
+           "json_response"]
