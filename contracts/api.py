@@ -189,6 +189,11 @@ class CaseView(BaseModel):
     version: int
 
 
+class CaseQuery(Request):
+    assignee: Text(100) | None = None
+    status: CaseStatus | None = None
+
+
 class CaseList(BaseModel):
     cases: list[CaseView]
 
@@ -263,6 +268,17 @@ class Durations(BaseModel):
     median_hours: float | None
     p90_hours: float | None
     max_hours: float | None
+
+
+class SummaryQuery(Request):
+    from_: date | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD")
+    to: date | None = Field(default=None, description="last day, YYYY-MM-DD")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SummaryQuery:
+        if self.from_ and self.to and self.from_ > self.to:
+            raise ValueError("'from' is after 'to'")
+        return self
 
 
 class SummaryReport(BaseModel):

@@ -56,6 +56,7 @@ class ComplaintReceived(_Payload):
 
 @payload("complaint.classified")
 class ComplaintClassified(_Payload):
+    channel: Channel
     type: ComplaintType
     category: Category
     severity: Severity

@@ -68,12 +68,12 @@ class Complaint(Aggregate):
 
     def classify(self, meta: dict[str, Any], decision: Decision,
                  deadlines: dict[str, Any]) -> None:
-        self._classified(meta, decision.type.value, decision.category.value,
+        self._classified(meta, self.channel, decision.type.value, decision.category.value,
                          decision.severity.value, list(decision.matched_rules),
                          decision.ruleset_version, deadlines)
 
     @event("Classified")
-    def _classified(self, meta: dict[str, Any], type: str, category: str, severity: str,
+    def _classified(self, meta: dict[str, Any], channel: str, type: str, category: str, severity: str,
                     matched_rules: list[str], ruleset_version: str,
                     deadlines: dict[str, Any]) -> None:
         self.classification = {"type": type, "category": category, "severity": severity,

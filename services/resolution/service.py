@@ -1,0 +1,66 @@
+"""Resolution's nameko service: HTTP entrypoints and the upstream subscriptions."""
+
+from __future__ import annotations
+
+import uuid
+
+from nameko.rpc import RpcProxy
+from nameko.timer import timer
+
+from contracts import api
+from services.resolution.application import ResolutionApplication
+from servicekit.http import endpoint
+from servicekit.messaging import upstream_events
+from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+
+
+class ResolutionService(ServiceBase):
+    name = "resolution"
+    title = "Resolution: response, customer decision, closure, follow-up"
+    runtime = ServiceRuntime(ResolutionApplication, upstreams=("intake", "investigation"))
+    intake = RpcProxy("intake")
+    investigation = RpcProxy("investigation")
+
+    @upstream_events("intake")
+    def on_intake_event(self, body):
+        self.runtime.deliver("intake", body, self.intake.notifications)
+
+    @upstream_events("investigation")
+    def on_investigation_event(self, body):
+        self.runtime.deliver("investigation", body, self.investigation.notifications)
+
+    @timer(interval=CATCH_UP_SECONDS, eager=True)
+    def catch_up(self):
+        self.runtime.catch_up({"intake": self.intake.notifications,
+                               "investigation": self.investigation.notifications})
+
+    @endpoint("GET", "/resolutions/<complaint_id>", response=api.ResolutionView,
+              summary="get_resolution")
+    def get_resolution(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.get_resolution(complaint_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/respond", body=api.Respond,
+              response=api.ResolutionView, summary="respond")
+    def respond(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.respond(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/accept", body=api.Accept,
+              response=api.ResolutionView, summary="accept")
+    def accept(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.accept(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/dispute", body=api.Dispute,
+              response=api.ResolutionView, summary="dispute")
+    def dispute(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.dispute(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/close", body=api.Close,
+              response=api.ResolutionView, summary="close")
+    def close(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.close(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/follow-up", body=api.FollowUp,
+              response=api.ResolutionView, summary="follow_up")
+    def follow_up(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.follow_up(complaint_id, call.body, call.actor,
+                                          call.correlation_id)

@@ -1,0 +1,101 @@
+"""`make run`: the four services as separate `nameko run` processes on SQLite event
+stores (one file each under $DATA_DIR), until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broker import ensure_rabbitmq  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICES = {"intake": 8001, "investigation": 8002, "resolution": 8003, "reporting": 8004}
+CLASSES = {"intake": "IntakeService", "investigation": "InvestigationService",
+           "resolution": "ResolutionService", "reporting": "ReportingService"}
+
+
+def service_env(name: str, port: int, base: dict[str, str]) -> dict[str, str]:
+    env = dict(base)
+    host = env.get("HTTP_HOST", "127.0.0.1")
+    env["HTTP_ADDRESS"] = f"{host}:{env.get(f'{name.upper()}_PORT', port)}"
+    return env
+
+
+def start(env: dict[str, str] | None = None, quiet: bool = False) -> dict[str, subprocess.Popen]:
+    env = dict(os.environ if env is None else env)
+    env.setdefault("DATA_DIR", str(ROOT / "data"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    processes = {}
+    for name, port in SERVICES.items():
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "services/config.yaml"),
+             f"services.{name}.service:{CLASSES[name]}"],
+            cwd=ROOT, env=service_env(name, port, env),
+            stdout=subprocess.DEVNULL if quiet else None,
+            stderr=subprocess.DEVNULL if quiet else None,
+        )
+    return processes
+
+
+def wait_healthy(urls: dict[str, str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    for name, url in urls.items():
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not become healthy at {url}")
+            time.sleep(0.3)
+
+
+def stop(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes.values():
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def urls(env: dict[str, str] | None = None) -> dict[str, str]:
+    env = os.environ if env is None else env
+    host = env.get("HTTP_HOST", "127.0.0.1")
+    return {name: f"http://{host}:{env.get(f'{name.upper()}_PORT', port)}"
+            for name, port in SERVICES.items()}
+
+
+def main() -> None:
+    os.environ["AMQP_URI"] = ensure_rabbitmq()
+    processes = start()
+    try:
+        wait_healthy(urls())
+        print("\nThe complaint workflow is running:")
+        for name, url in urls().items():
+            print(f"  {name:<14} {url}   ({url}/openapi.json)")
+        print(f"Event stores: {os.environ.get('DATA_DIR', ROOT / 'data')}/*.sqlite"
+              "\nPress Ctrl-C to stop.\n", flush=True)
+        while all(p.poll() is None for p in processes.values()):
+            time.sleep(0.5)
+        dead = [n for n, p in processes.items() if p.poll() is not None]
+        print(f"stopped: {', '.join(dead)} exited; stopping the rest", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+    finally:
+        stop(processes)
+    print("stopped.")
+
+
+if __name__ == "__main__":
+    main()
