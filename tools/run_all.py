@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from broker import ensure_rabbitmq  # noqa: E402
+from servers import ensure_rabbitmq  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {"intake": 8001, "investigation": 8002, "resolution": 8003, "reporting": 8004}

@@ -1,6 +1,12 @@
-"""Make sure a RabbitMQ broker answers at AMQP_URI, starting one if it does not:
-a local rabbitmq-server (installing the Debian package first when missing and root),
-or `docker compose up -d rabbitmq` when a Docker engine answers."""
+"""Make sure the servers answer, starting them when they do not (standard library only:
+it runs before the virtualenv exists).
+
+RabbitMQ at AMQP_URI: a local rabbitmq-server (installing the Debian package first when
+missing and root), or `docker compose up -d rabbitmq` when a Docker engine answers.
+PostgreSQL at POSTGRES_HOST:POSTGRES_PORT (tests only): the local cluster via
+pg_ctlcluster, or `docker compose up -d postgres`.
+
+`python tools/servers.py` ensures both; `python tools/servers.py rabbitmq` one."""
 
 from __future__ import annotations
 
@@ -63,5 +69,30 @@ def ensure_rabbitmq(uri: str | None = None) -> str:
     return uri
 
 
+def ensure_postgres() -> str:
+    host = os.environ.get("POSTGRES_HOST", "127.0.0.1")
+    port = int(os.environ.get("POSTGRES_PORT", "5432"))
+    if answers(host, port):
+        return f"{host}:{port}"
+    if host not in ("127.0.0.1", "localhost"):
+        sys.exit(f"PostgreSQL at {host}:{port} does not answer, and it is not local to start")
+    clusters = sorted(os.listdir("/etc/postgresql")) if os.path.isdir("/etc/postgresql") else []
+    if shutil.which("pg_ctlcluster") and clusters:
+        print("starting PostgreSQL...", flush=True)
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", clusters[-1], "main",
+                        "start"], check=False)
+    elif docker_answers():
+        subprocess.run(["docker", "compose", "up", "-d", "postgres"], check=True)
+    else:
+        sys.exit("no PostgreSQL at POSTGRES_HOST:POSTGRES_PORT and no way to start one")
+    if not wait_for(host, port, 60):
+        sys.exit(f"PostgreSQL did not start answering on {host}:{port}")
+    return f"{host}:{port}"
+
+
 if __name__ == "__main__":
-    print(ensure_rabbitmq())
+    wanted = sys.argv[1:] or ["rabbitmq", "postgres"]
+    if "rabbitmq" in wanted:
+        print("RabbitMQ:", ensure_rabbitmq())
+    if "postgres" in wanted:
+        print("PostgreSQL:", ensure_postgres())

@@ -1,0 +1,40 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test unit integration e2e lint schemas clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: install            ## install, make sure RabbitMQ answers, run the four services
+	$(BIN)/python tools/run_all.py
+
+test: install           ## the whole suite (starts RabbitMQ/PostgreSQL when they do not answer)
+	$(BIN)/python tools/servers.py
+	$(BIN)/python -m pytest
+
+unit: install
+	$(BIN)/python -m pytest tests/unit
+
+integration: install
+	$(BIN)/python -m pytest tests/integration
+
+e2e: install
+	$(BIN)/python -m pytest tests/e2e
+
+lint: install
+	$(BIN)/ruff check contracts servicekit services tools tests
+	$(BIN)/mypy contracts services/*/domain.py
+
+schemas: install        ## print the JSON Schemas of every contract
+	$(BIN)/python -m contracts
+
+clean:
+	rm -rf $(VENV) data .pytest_cache
