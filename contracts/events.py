@@ -152,6 +152,7 @@ class ResolutionRegistered(_Payload):
 @payload("resolution.ready")
 class ResolutionReady(_Payload):
     reason: str
+    after_investigation: bool = False
 
 
 @payload("resolution.responded")

@@ -175,7 +175,7 @@ _ERRORS = {"401": "actor headers missing", "404": "unknown id",
 
 
 def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[str, Any]:
-    specs = [getattr(member, "endpoint_spec") for member in vars_all(service_cls)]
+    specs = [member.endpoint_spec for member in vars_all(service_cls)]
     models = {Error}
     for spec in specs:
         models.update(m for m in (spec["body"], spec["response"]) if m is not None)

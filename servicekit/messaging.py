@@ -22,6 +22,7 @@ from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
 from nameko.messaging import Consumer
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from contracts.envelope import Envelope
 from servicekit.application import ServiceApplication
@@ -102,23 +103,50 @@ class OutboxRelay:
                     self._wake.wait()
 
 
-class Subscriber:
-    """Processes one upstream's events exactly once and in order."""
+class UpstreamLog:
+    """Reads an upstream's notification log over RPC, on a standalone proxy with its own
+    connection: a reply must never wait behind the container's worker pool, which may
+    be full of handlers queued on the subscriber this fetch is serving."""
 
-    def __init__(
-        self,
-        app: ServiceApplication,
-        upstream: str,
-        batch_size: int = 100,
-        fetch_timeout: float = 10.0,
-    ):
+    def __init__(self, upstream: str, config: dict[str, Any], timeout: float = 10.0):
+        self.upstream = upstream
+        self.config = config
+        self.timeout = timeout
+        self._standalone: ServiceRpcProxy | None = None
+        self._proxy: Any = None
+
+    def __call__(self, start: int, limit: int) -> list[dict[str, Any]]:
+        if self._proxy is None:
+            self._standalone = ServiceRpcProxy(self.upstream, self.config, timeout=self.timeout)
+            self._proxy = self._standalone.start()
+        try:
+            return self._proxy.notifications(start, limit)
+        except Exception:
+            self.close()  # a broken connection is rebuilt on the next call
+            raise
+
+    def close(self) -> None:
+        standalone, self._standalone, self._proxy = self._standalone, None, None
+        if standalone is not None:
+            try:
+                standalone.stop()
+            except Exception:  # already broken; nothing left to release
+                log.debug("closing the %s proxy failed", self.upstream, exc_info=True)
+
+
+class Subscriber:
+    """Processes one upstream's events exactly once and in order. Calls are serialised
+    per subscriber; `fetch` is only ever used under that lock."""
+
+    def __init__(self, app: ServiceApplication, upstream: str, fetch: Fetch,
+                 batch_size: int = 100):
         self.app = app
         self.upstream = upstream
+        self.fetch = fetch
         self.batch_size = batch_size
-        self.fetch_timeout = fetch_timeout
         self._lock = Semaphore()
 
-    def deliver(self, body: dict[str, Any], fetch: Fetch) -> str:
+    def deliver(self, body: dict[str, Any]) -> str:
         envelope = Envelope.model_validate(body)
         if envelope.origin_service != self.upstream:
             raise ValueError(f"{envelope.origin_service} event on the {self.upstream} queue")
@@ -129,19 +157,18 @@ class Subscriber:
             if envelope.origin_position == last + 1:
                 self._process(envelope)
                 return "processed"
-            self._catch_up(fetch, until=envelope.origin_position)
+            self._catch_up(until=envelope.origin_position)
             return "caught-up"
 
-    def catch_up(self, fetch: Fetch) -> int:
+    def catch_up(self) -> int:
         with self._lock:
-            return self._catch_up(fetch, until=None)
+            return self._catch_up(until=None)
 
-    def _catch_up(self, fetch: Fetch, until: int | None) -> int:
+    def _catch_up(self, until: int | None) -> int:
         processed = 0
         last = self.app.position(self.upstream)
         while until is None or last < until:
-            with eventlet.Timeout(self.fetch_timeout):
-                batch = fetch(last + 1, self.batch_size)
+            batch = self.fetch(last + 1, self.batch_size)
             if not batch:
                 break
             for body in batch:

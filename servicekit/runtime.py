@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request
 from contracts.api import Health
 from servicekit.application import ServiceApplication
 from servicekit.http import endpoint, json_response, openapi_document
-from servicekit.messaging import Fetch, OutboxRelay, Subscriber, events_exchange
+from servicekit.messaging import OutboxRelay, Subscriber, UpstreamLog, events_exchange
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +38,18 @@ class Runtime:
         if self.relay is not None:
             self.relay.wake()
 
-    def deliver(self, upstream: str, body: dict[str, Any], fetch: Fetch) -> str:
-        outcome = self.subscribers[upstream].deliver(body, fetch)
+    def deliver(self, upstream: str, body: dict[str, Any]) -> str:
+        outcome = self.subscribers[upstream].deliver(body)
         self.wake()
         return outcome
 
-    def catch_up(self, fetchers: dict[str, Fetch]) -> dict[str, int]:
+    def catch_up(self) -> dict[str, int]:
+        """Ask every upstream for anything missed (a lost message, a consumer that was
+        down, a rebuild from zero all take this path)."""
         done: dict[str, int] = {}
-        for upstream, fetch in fetchers.items():
+        for upstream, subscriber in self.subscribers.items():
             try:
-                done[upstream] = self.subscribers[upstream].catch_up(fetch)
+                done[upstream] = subscriber.catch_up()
             except UnknownService:
                 log.info("catch-up: %s is not running yet", upstream)
             except Exception as exc:
@@ -74,13 +76,17 @@ class ServiceRuntime(DependencyProvider):
             publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
                                   delivery_mode=PERSISTENT, declare=[events_exchange(config)])
             relay = OutboxRelay(app, publisher, events_exchange(config))
-        self.runtime = Runtime(app, relay, {u: Subscriber(app, u) for u in self.upstreams})
+        self.logs = [UpstreamLog(u, config) for u in self.upstreams]
+        self.runtime = Runtime(app, relay, {log.upstream: Subscriber(app, log.upstream, log)
+                                            for log in self.logs})
 
     def start(self) -> None:
         if self.runtime and self.runtime.relay:
             self.container.spawn_managed_thread(self.runtime.relay.run)
 
     def stop(self) -> None:
+        for upstream_log in getattr(self, "logs", ()):
+            upstream_log.close()
         if self.runtime and self.runtime.relay:
             self.runtime.relay.stop()
         if self.runtime:

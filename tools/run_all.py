@@ -28,20 +28,24 @@ def service_env(name: str, port: int, base: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start(env: dict[str, str] | None = None, quiet: bool = False) -> dict[str, subprocess.Popen]:
+def start_service(name: str, env: dict[str, str], log_file: Path | None = None
+                  ) -> subprocess.Popen:
+    output = open(log_file, "ab") if log_file else None  # noqa: SIM115 - lives with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "services/config.yaml"),
+         f"services.{name}.service:{CLASSES[name]}"],
+        cwd=ROOT, env=service_env(name, SERVICES[name], env),
+        stdout=output, stderr=subprocess.STDOUT if output else None,
+    )
+
+
+def start(env: dict[str, str] | None = None, log_dir: Path | None = None
+          ) -> dict[str, subprocess.Popen]:
     env = dict(os.environ if env is None else env)
     env.setdefault("DATA_DIR", str(ROOT / "data"))
     env.setdefault("PYTHONUNBUFFERED", "1")
-    processes = {}
-    for name, port in SERVICES.items():
-        processes[name] = subprocess.Popen(
-            [sys.executable, "-m", "nameko", "run", "--config", str(ROOT / "services/config.yaml"),
-             f"services.{name}.service:{CLASSES[name]}"],
-            cwd=ROOT, env=service_env(name, port, env),
-            stdout=subprocess.DEVNULL if quiet else None,
-            stderr=subprocess.DEVNULL if quiet else None,
-        )
-    return processes
+    return {name: start_service(name, env, log_dir / f"{name}.log" if log_dir else None)
+            for name in SERVICES}
 
 
 def wait_healthy(urls: dict[str, str], seconds: float = 60) -> None:
@@ -67,6 +71,7 @@ def stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
 
 
 def urls(env: dict[str, str] | None = None) -> dict[str, str]:

@@ -11,11 +11,11 @@ import yaml
 from contracts import api, events
 from contracts.envelope import Actor
 from contracts.vocabulary import Channel, Severity
+from servicekit.application import ServiceApplication, retry_on_conflict
+from servicekit.errors import NotFound
 from services.intake import sla
 from services.intake.classification import classify, detect_language
 from services.intake.domain import Complaint, acknowledgement
-from servicekit.application import ServiceApplication, retry_on_conflict
-from servicekit.errors import NotFound
 
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,18 @@ def detect_language(text: str) -> Language:
     return Language.zh if any("\u4e00" <= ch <= "\u9fff" for ch in text) else Language.en
 
 
+@functools.lru_cache(maxsize=4096)
+def _pattern(keyword: str) -> re.Pattern[str]:
+    """Latin-script keywords match whole words ("sue" must not fire inside "issue");
+    Chinese has no spaces between words, so it matches anywhere."""
+    escaped = re.escape(keyword.lower())
+    if keyword.isascii():
+        return re.compile(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
+    return re.compile(escaped)
+
+
 def _matches(rule: dict[str, Any], text: str) -> bool:
-    return any(keyword.lower() in text for keyword in rule["keywords"])
+    return any(_pattern(keyword).search(text) for keyword in rule["keywords"])
 
 
 def _best(rules: list[dict[str, Any]], field: str, text: str, default: str):

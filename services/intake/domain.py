@@ -9,8 +9,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from contracts.vocabulary import Category, ComplaintType, Language, Severity
-from services.intake.classification import Decision
 from servicekit.errors import InvalidCommand
+from services.intake.classification import Decision
 
 ACK_TEMPLATES = {
     Language.en: (

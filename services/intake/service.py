@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from contracts import api
-from services.intake.application import IntakeApplication
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime
+from services.intake.application import IntakeApplication
 
 
 class IntakeService(ServiceBase):

@@ -12,9 +12,9 @@ from eventsourcing.domain import Aggregate
 from contracts import api, events
 from contracts.envelope import Actor, Envelope
 from contracts.vocabulary import ComplaintType
-from services.investigation.domain import Case, case_id, should_escalate, team_for
 from servicekit.application import ServiceApplication, retry_on_conflict
 from servicekit.errors import NotFound
+from services.investigation.domain import Case, case_id, escalation_reason, team_for
 
 
 class InvestigationApplication(ServiceApplication):
@@ -39,13 +39,15 @@ class InvestigationApplication(ServiceApplication):
         }.get(envelope.event_type)
         if handler is None:
             return ()
-        case = handler(envelope, envelope.parsed(), self.get_or_none(case_id(envelope.complaint_id)))
+        case = self.get_or_none(case_id(envelope.complaint_id))
+        case = handler(envelope, envelope.parsed(), case)
         return () if case is None else (case,)
 
     def _open(self, meta: dict[str, Any], category: str, severity: str) -> Case:
         case = Case(meta=meta, team=team_for(category), category=category, severity=severity)
-        if should_escalate(severity):
-            case.escalate(meta, f"severity {severity}")
+        reason = escalation_reason(category, severity)
+        if reason:
+            case.escalate(meta, reason)
         return case
 
     def _on_classified(self, envelope: Envelope, event: events.ComplaintClassified,
@@ -63,8 +65,9 @@ class InvestigationApplication(ServiceApplication):
             return self._open(meta, event.category.value, event.severity.value)
         case.reclassify(meta, event.category.value, event.severity.value,
                         team_for(event.category.value))
-        if should_escalate(event.severity.value) and not case.escalation_reasons:
-            case.escalate(meta, f"reclassified to severity {event.severity.value}")
+        reason = escalation_reason(event.category.value, event.severity.value)
+        if reason and not case.escalation_reasons:
+            case.escalate(meta, f"reclassified to {reason}")
         return case
 
     def _on_disputed(self, envelope: Envelope, event: events.ResolutionDisputed,

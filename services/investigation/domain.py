@@ -120,5 +120,12 @@ class Case(Aggregate):
         self.status = CaseStatus.investigating if self.investigator else CaseStatus.open
 
 
-def should_escalate(severity: str) -> bool:
-    return Severity(severity) == Severity.critical
+def escalation_reason(category: str, severity: str) -> str | None:
+    """Serious cases (safety, injury, legal threat, media exposure, repeat complaints:
+    the rules rate those high or critical) go to a supervisor at once."""
+    reasons = []
+    if Severity(severity) in (Severity.high, Severity.critical):
+        reasons.append(f"severity {severity}")
+    if Category(category) == Category.safety:
+        reasons.append("safety complaint")
+    return "; ".join(reasons) or None

@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from contracts import api
-from services.investigation.application import InvestigationApplication
 from servicekit.http import endpoint
 from servicekit.messaging import upstream_events
 from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from services.investigation.application import InvestigationApplication
 
 
 class InvestigationService(ServiceBase):
     name = "investigation"
     title = "Investigation: cases, findings, root cause"
     runtime = ServiceRuntime(InvestigationApplication, upstreams=("intake", "resolution"))
-    intake = RpcProxy("intake")
-    resolution = RpcProxy("resolution")
 
     @upstream_events("intake")
     def on_intake_event(self, body):
-        self.runtime.deliver("intake", body, self.intake.notifications)
+        self.runtime.deliver("intake", body)
 
     @upstream_events("resolution")
     def on_resolution_event(self, body):
-        self.runtime.deliver("resolution", body, self.resolution.notifications)
+        self.runtime.deliver("resolution", body)
 
     @timer(interval=CATCH_UP_SECONDS, eager=True)
     def catch_up(self):
-        self.runtime.catch_up({"intake": self.intake.notifications,
-                               "resolution": self.resolution.notifications})
+        self.runtime.catch_up()
 
     @endpoint("GET", "/cases", query=api.CaseQuery, response=api.CaseList, summary="list_cases")
     def list_cases(self, call):

@@ -8,15 +8,15 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from eventsourcing.domain import Aggregate
 from eventlet.semaphore import Semaphore
+from eventsourcing.domain import Aggregate
 
 from contracts import api
 from contracts.envelope import Envelope
-from services.reporting.domain import Timeline, timeline_id
-from services.reporting.projections import complaint_record, summary
 from servicekit.application import ServiceApplication
 from servicekit.errors import NotFound
+from services.reporting.domain import Timeline, timeline_id
+from services.reporting.projections import complaint_record, summary
 
 
 class ReportingApplication(ServiceApplication):

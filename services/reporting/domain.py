@@ -4,6 +4,7 @@ complaint, from every service. It is the audit trail and the source of every rep
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -18,8 +19,9 @@ def timeline_id(complaint_id: uuid.UUID) -> uuid.UUID:
 def audit_order(entry: dict[str, Any]) -> tuple:
     """Business time first; a reaction shares its cause's time and is recorded after it;
     then the origin's own log order. Intrinsic to the events, so replay gives the same."""
-    return (entry["occurred_at"], entry["recorded_at"], entry["origin_service"],
-            entry["origin_position"])
+    return (datetime.fromisoformat(entry["occurred_at"]),
+            datetime.fromisoformat(entry["recorded_at"]),
+            entry["origin_service"], entry["origin_position"])
 
 
 class Timeline(Aggregate):

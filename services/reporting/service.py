@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from contracts import api
-from services.reporting.application import ReportingApplication
 from servicekit.http import endpoint
 from servicekit.messaging import upstream_events
 from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from services.reporting.application import ReportingApplication
 
 
 class ReportingService(ServiceBase):
@@ -20,27 +19,22 @@ class ReportingService(ServiceBase):
     title = "Reporting: summary reports and audit trails, rebuilt from events"
     runtime = ServiceRuntime(ReportingApplication,
                              upstreams=("intake", "investigation", "resolution"), relay=False)
-    intake = RpcProxy("intake")
-    investigation = RpcProxy("investigation")
-    resolution = RpcProxy("resolution")
 
     @upstream_events("intake")
     def on_intake_event(self, body):
-        self.runtime.deliver("intake", body, self.intake.notifications)
+        self.runtime.deliver("intake", body)
 
     @upstream_events("investigation")
     def on_investigation_event(self, body):
-        self.runtime.deliver("investigation", body, self.investigation.notifications)
+        self.runtime.deliver("investigation", body)
 
     @upstream_events("resolution")
     def on_resolution_event(self, body):
-        self.runtime.deliver("resolution", body, self.resolution.notifications)
+        self.runtime.deliver("resolution", body)
 
     @timer(interval=CATCH_UP_SECONDS, eager=True)
     def catch_up(self):
-        self.runtime.catch_up({"intake": self.intake.notifications,
-                               "investigation": self.investigation.notifications,
-                               "resolution": self.resolution.notifications})
+        self.runtime.catch_up()
 
     @endpoint("GET", "/reports/summary", query=api.SummaryQuery, response=api.SummaryReport,
               summary="summary_report")

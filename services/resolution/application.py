@@ -11,9 +11,9 @@ from eventsourcing.domain import Aggregate
 
 from contracts import api, events
 from contracts.envelope import Actor, Envelope
-from services.resolution.domain import Resolution, resolution_id
 from servicekit.application import ServiceApplication, retry_on_conflict
 from servicekit.errors import NotFound
+from services.resolution.domain import Resolution, resolution_id
 
 
 class ResolutionApplication(ServiceApplication):
@@ -75,7 +75,7 @@ class ResolutionApplication(ServiceApplication):
                              lambda r, m: r.dispute(m, request.reason))
 
     @retry_on_conflict
-    def close(self, complaint_id: uuid.UUID, request: api.Close, actor: Actor,
+    def close_case(self, complaint_id: uuid.UUID, request: api.Close, actor: Actor,
               correlation_id: str | None = None) -> api.ResolutionView:
         return self._command(complaint_id, actor, correlation_id,
                              lambda r, m: r.close(m, request.note))

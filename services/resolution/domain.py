@@ -46,6 +46,7 @@ class Resolution(Aggregate):
         self.outcome: str | None = None
         self.closed_at = None
         self.follow_up: dict[str, Any] | None = None
+        self.conclusions = 0
 
     def allowed_actions(self) -> set[str]:
         if self.status == S.closed and self.follow_up is not None:
@@ -70,14 +71,18 @@ class Resolution(Aggregate):
         self.type = type
         self.channel = channel
         self.requires_investigation = requires_investigation
+        if requires_investigation and self.status == S.ready and not self.conclusions:
+            self.status = S.awaiting_investigation  # now a complaint: investigate first
 
     def investigation_concluded(self, meta: dict[str, Any]) -> None:
         if self.status in (S.awaiting_investigation, S.disputed):
-            self._ready(meta, "the investigation concluded")
+            self._ready(meta, "the investigation concluded", after_investigation=True)
 
     @event("Ready")
-    def _ready(self, meta: dict[str, Any], reason: str) -> None:
+    def _ready(self, meta: dict[str, Any], reason: str, after_investigation: bool = False
+               ) -> None:
         self.status = S.ready
+        self.conclusions += after_investigation
 
     # --- commands -----------------------------------------------------------
 

@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from contracts import api
-from services.resolution.application import ResolutionApplication
 from servicekit.http import endpoint
 from servicekit.messaging import upstream_events
 from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from services.resolution.application import ResolutionApplication
 
 
 class ResolutionService(ServiceBase):
     name = "resolution"
     title = "Resolution: response, customer decision, closure, follow-up"
     runtime = ServiceRuntime(ResolutionApplication, upstreams=("intake", "investigation"))
-    intake = RpcProxy("intake")
-    investigation = RpcProxy("investigation")
 
     @upstream_events("intake")
     def on_intake_event(self, body):
-        self.runtime.deliver("intake", body, self.intake.notifications)
+        self.runtime.deliver("intake", body)
 
     @upstream_events("investigation")
     def on_investigation_event(self, body):
-        self.runtime.deliver("investigation", body, self.investigation.notifications)
+        self.runtime.deliver("investigation", body)
 
     @timer(interval=CATCH_UP_SECONDS, eager=True)
     def catch_up(self):
-        self.runtime.catch_up({"intake": self.intake.notifications,
-                               "investigation": self.investigation.notifications})
+        self.runtime.catch_up()
 
     @endpoint("GET", "/resolutions/<complaint_id>", response=api.ResolutionView,
               summary="get_resolution")
@@ -57,7 +53,7 @@ class ResolutionService(ServiceBase):
     @endpoint("POST", "/resolutions/<complaint_id>/close", body=api.Close,
               response=api.ResolutionView, summary="close")
     def close(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.close(complaint_id, call.body, call.actor, call.correlation_id)
+        return self.runtime.app.close_case(complaint_id, call.body, call.actor, call.correlation_id)
 
     @endpoint("POST", "/resolutions/<complaint_id>/follow-up", body=api.FollowUp,
               response=api.ResolutionView, summary="follow_up")
