@@ -18,6 +18,7 @@ from typing import Any
 
 import eventlet
 from eventlet.semaphore import Semaphore
+from eventsourcing.persistence import RecordConflictError
 from kombu import Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
@@ -180,15 +181,17 @@ class Subscriber:
                 processed += 1
         return processed
 
-    def _process(self, envelope: Envelope) -> None:
-        from eventsourcing.persistence import RecordConflictError
-
-        try:
-            self.app.process(envelope)
-        except RecordConflictError:
-            # Another consumer instance recorded this position first: nothing to do.
-            if self.app.position(self.upstream) < envelope.origin_position:
-                raise
+    def _process(self, envelope: Envelope, attempts: int = 5) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                self.app.process(envelope)
+                return
+            except RecordConflictError:
+                if self.app.position(self.upstream) >= envelope.origin_position:
+                    return  # another consumer instance recorded this position first
+                if attempt == attempts:
+                    raise
+                # another instance saved the same aggregate for another upstream: re-read
 
 
 class UpstreamEvents(Consumer):

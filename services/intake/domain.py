@@ -15,7 +15,8 @@ from services.intake.classification import Decision
 ACK_TEMPLATES = {
     Language.en: (
         "We have received your {type} (reference {ref}). We will contact you by "
-        "{first_contact_by}, reply by {first_reply_by}, and aim to resolve it by {resolve_by} (UTC)."
+        "{first_contact_by}, reply by {first_reply_by}, and aim to resolve it by "
+        "{resolve_by} (UTC)."
     ),
     Language.zh: (
         "我们已收到您的{type}（编号 {ref}）。我们将在 {first_contact_by} 前与您联系，"
@@ -73,8 +74,8 @@ class Complaint(Aggregate):
                          decision.ruleset_version, deadlines)
 
     @event("Classified")
-    def _classified(self, meta: dict[str, Any], channel: str, type: str, category: str, severity: str,
-                    matched_rules: list[str], ruleset_version: str,
+    def _classified(self, meta: dict[str, Any], channel: str, type: str, category: str,
+                    severity: str, matched_rules: list[str], ruleset_version: str,
                     deadlines: dict[str, Any]) -> None:
         self.classification = {"type": type, "category": category, "severity": severity,
                                "method": "automatic", "matched_rules": matched_rules,

@@ -535,27 +535,16 @@ def test_a_resolution_forbids_decisions_before_any_response(ready_resolution, pu
 
 def test_a_complaint_cannot_be_answered_before_its_investigation_concludes(
         start, published):
-    t0 = time.monotonic()
     intake = start(IntakeService)
     resolution = start(ResolutionService)
-    print("started", time.monotonic() - t0)
     complaint_id = receive(intake)
-    print("received", time.monotonic() - t0)
     path = f"/resolutions/{complaint_id}"
-    published.wait_for("intake.complaint.acknowledged")
-    print("intake published", time.monotonic() - t0, published.routing_keys())
     eventually(lambda: resolution.get(path).status_code == 200, "resolution to open")
-    print("resolution open", time.monotonic() - t0)
     published.wait_for("resolution.resolution.registered")
-    print("resolution published", time.monotonic() - t0)
     with Unchanged(published, intake, resolution):
-        print("entered", time.monotonic() - t0)
         conflict(resolution.post(f"{path}/respond", {"outcome": "apology", "message": "sorry"},
                                  headers=RESOLVER), "awaiting_investigation", [])
-        print("posted", time.monotonic() - t0)
-    print("exited", time.monotonic() - t0)
     assert resolution.get(path).json()["status"] == "awaiting_investigation"
-    print("done", time.monotonic() - t0)
 
 
 def test_resolution_rejects_invalid_responses_and_follow_ups(ready_resolution, published):
