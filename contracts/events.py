@@ -61,6 +61,7 @@ class ComplaintClassified(_Payload):
     category: Category
     severity: Severity
     matched_rules: list[str]
+    ruleset_version: str
     deadlines: Deadlines
 
 

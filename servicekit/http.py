@@ -54,7 +54,8 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def error_response(status: int, error: str, message: str, **extra: Any) -> Response:
-    return json_response(Error(error=error, message=message, **extra), status)
+    body = Error(error=error, message=message, **extra).model_dump_json(exclude_none=True)
+    return Response(body, status=status, mimetype="application/json")
 
 
 def _field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:

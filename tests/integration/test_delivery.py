@@ -217,3 +217,20 @@ def test_a_handler_that_keeps_failing_parks_the_message_on_the_dead_letter_queue
     assert headers["x-attempts"] == 3 and headers["x-error"] == "RuntimeError"
     eventlet.sleep(1.0)
     assert len(Flaky.calls) == 3, "a parked message is not retried again"
+
+
+def test_a_parked_message_can_be_re_driven_once_the_cause_is_fixed(container_factory,
+                                                                   amqp_uri):
+    from servicekit.redrive import parked, redrive
+
+    container = start_flaky(container_factory, amqp_uri, failures=3)
+    publish(amqp_uri, {"n": 9})
+    wait_until(lambda: len(Flaky.calls) == 3, "three attempts")
+    wait_until(lambda: len(parked(amqp_uri, "flaky.from.intake")) == 1, "a parked message")
+    assert parked(amqp_uri, "flaky.from.intake") == [{"attempts": 3, "error": "RuntimeError"}]
+
+    assert redrive(amqp_uri, "flaky.from.intake") == 1  # the handler works from call 4 on
+    wait_until(lambda: len(Flaky.calls) == 4, "the re-driven delivery")
+    assert Flaky.calls == [9, 9, 9, 9]
+    assert parked(amqp_uri, "flaky.from.intake") == []
+    container.stop()

@@ -43,7 +43,8 @@ SAMPLES = {
         "received_at": T0},
     "complaint.classified": {
         "channel": "email", "type": "complaint", "category": "service_attitude",
-        "severity": "normal", "matched_rules": ["cat.attitude.zh"], "deadlines": DEADLINES},
+        "severity": "normal", "matched_rules": ["cat.attitude.zh"], "ruleset_version": "r1",
+        "deadlines": DEADLINES},
     "complaint.acknowledged": {"language": "en", "message": "We have received it",
                                "deadlines": DEADLINES},
     "complaint.reclassified": {

@@ -42,7 +42,8 @@ class Upstream:
                    severity="normal", channel="web", at=T0):
         return self.envelope("intake", events.ComplaintClassified(
             channel=channel, type=type_, category=category, severity=severity,
-            matched_rules=[], deadlines=sla.deadlines(at, channel, severity)), complaint_id, at)
+            matched_rules=[], ruleset_version="test",
+            deadlines=sla.deadlines(at, channel, severity)), complaint_id, at)
 
     def reclassified(self, complaint_id, type_, category, severity,
                      previous=("complaint", "billing", "normal"), at=T0):

@@ -49,7 +49,8 @@ class Log:
                    channel="email"):
         return self.add("intake", events.ComplaintClassified(
             channel=channel, type=type_, category=category, severity=severity,
-            matched_rules=[], deadlines=sla.deadlines(self.received_at, channel, severity)),
+            matched_rules=[], ruleset_version="test",
+            deadlines=sla.deadlines(self.received_at, channel, severity)),
             timedelta(0), timedelta(milliseconds=6))
 
     def reclassified(self, after, category="after_sales", severity="high"):

@@ -38,7 +38,8 @@ class Upstream:
     def classified(self, complaint_id, type_="complaint", channel="email"):
         return self.envelope("intake", events.ComplaintClassified(
             channel=channel, type=type_, category="billing", severity="normal",
-            matched_rules=["cat.billing.en"], deadlines=sla.deadlines(T0, channel, "normal")),
+            matched_rules=["cat.billing.en"], ruleset_version="test",
+            deadlines=sla.deadlines(T0, channel, "normal")),
             complaint_id, AGENT)
 
     def reclassified(self, complaint_id, type_, previous_type):
@@ -171,7 +172,8 @@ def test_each_upstream_position_is_applied_once(app, upstream):
     with pytest.raises(RecordConflictError):
         app.process(upstream.envelope("intake", events.ComplaintClassified(
             channel="email", type="complaint", category="billing", severity="normal",
-            matched_rules=[], deadlines=sla.deadlines(T0, "email", "normal")),
+            matched_rules=[], ruleset_version="test",
+            deadlines=sla.deadlines(T0, "email", "normal")),
             complaint_id, AGENT).model_copy(update={"origin_position": 1}))
     assert app.head() == head
 
