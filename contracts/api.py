@@ -18,6 +18,8 @@ from pydantic import (
     EmailStr,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -204,18 +206,26 @@ class CaseList(BaseModel):
 class Respond(Request):
     outcome: Outcome
     message: Text(5000)
-    amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2)
-    currency: Currency | None = None
+    amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2,
+                                   validate_default=True)
+    currency: Currency | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _money(self) -> Respond:
-        if self.outcome == Outcome.monetary_compensation and self.amount is None:
-            raise ValueError("monetary_compensation needs an amount and a currency")
-        if (self.amount is None) != (self.currency is None):
-            raise ValueError("amount and currency go together")
-        if self.amount is not None and self.outcome not in MONETARY_OUTCOMES:
-            raise ValueError(f"an amount is only for {sorted(MONETARY_OUTCOMES)}")
-        return self
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_the_outcome(cls, amount: Decimal | None, info: ValidationInfo):
+        outcome = info.data.get("outcome")
+        if outcome == Outcome.monetary_compensation and amount is None:
+            raise ValueError("monetary_compensation needs an amount (with a currency)")
+        if amount is not None and outcome is not None and outcome not in MONETARY_OUTCOMES:
+            raise ValueError("an amount is only for " + " or ".join(sorted(MONETARY_OUTCOMES)))
+        return amount
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_goes_with_amount(cls, currency: str | None, info: ValidationInfo):
+        if "amount" in info.data and (info.data["amount"] is None) != (currency is None):
+            raise ValueError("an amount and a currency go together")
+        return currency
 
 
 class Accept(Request):
@@ -271,14 +281,17 @@ class Durations(BaseModel):
 
 
 class SummaryQuery(Request):
-    from_: date | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD")
+    # `to` comes first so that `from` can be checked against it and named in the error.
     to: date | None = Field(default=None, description="last day, YYYY-MM-DD")
+    from_: date | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> SummaryQuery:
-        if self.from_ and self.to and self.from_ > self.to:
+    @field_validator("from_")
+    @classmethod
+    def _not_after_to(cls, from_: date | None, info: ValidationInfo):
+        to = info.data.get("to")
+        if from_ and to and from_ > to:
             raise ValueError("'from' is after 'to'")
-        return self
+        return from_
 
 
 class SummaryReport(BaseModel):

@@ -25,6 +25,7 @@ from servicekit.errors import InvalidCommand, NotFound, StateConflict
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 16
 ACTOR_ID_HEADER = "X-Actor-Id"
 ACTOR_ROLE_HEADER = "X-Actor-Role"
 CORRELATION_HEADER = "X-Correlation-Id"
@@ -69,20 +70,21 @@ def _field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     ]
 
 
+HTTP_ROLES = [r.value for r in Role if r != Role.system]
+
+
 def _actor(request: Request) -> Actor:
     actor_id = request.headers.get(ACTOR_ID_HEADER)
     role = request.headers.get(ACTOR_ROLE_HEADER)
     if not actor_id or not role:
         raise Unidentified(f"say who you are with the {ACTOR_ID_HEADER} and "
                            f"{ACTOR_ROLE_HEADER} headers")
-    try:
-        return Actor(id=actor_id, role=role)
-    except ValidationError:
-        raise InvalidCommand(
-            f"header.{ACTOR_ROLE_HEADER}",
-            "must be one of " + ", ".join(r.value for r in Role if r != Role.system)
-            + f"; {ACTOR_ID_HEADER} at most 100 characters",
-        ) from None
+    if len(actor_id) > 100:
+        raise InvalidCommand(f"header.{ACTOR_ID_HEADER}", "at most 100 characters")
+    if role not in HTTP_ROLES:
+        raise InvalidCommand(f"header.{ACTOR_ROLE_HEADER}",
+                             "must be one of " + ", ".join(HTTP_ROLES))
+    return Actor(id=actor_id, role=role)
 
 
 def _body(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -91,11 +93,27 @@ def _body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise InvalidCommand("body", f"larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(raw) if raw.strip() else {}
+    except RecursionError:
+        raise InvalidCommand("body", f"JSON nested deeper than {MAX_JSON_DEPTH}") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidCommand("body", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidCommand("body", "must be a JSON object")
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise InvalidCommand("body", f"JSON nested deeper than {MAX_JSON_DEPTH}")
     return model.model_validate(data)
+
+
+def _depth(data: Any) -> int:
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return deepest
 
 
 def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request: Request,
@@ -179,7 +197,8 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
     specs = [member.endpoint_spec for member in vars_all(service_cls)]
     models = {Error}
     for spec in specs:
-        models.update(m for m in (spec["body"], spec["response"]) if m is not None)
+        models.update(m for m in (spec["body"], spec["response"], spec["query"])
+                      if m is not None)
     _, defs = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
@@ -191,7 +210,7 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
                    "schema": {"type": "string", "format": "uuid"} if n.endswith("_id")
                    else {"type": "string"}} for n in names]
         if spec["query"] is not None:
-            qschema = spec["query"].model_json_schema()
+            qschema = defs["$defs"][spec["query"].__name__]
             for name, prop in qschema.get("properties", {}).items():
                 prop = {k: v for k, v in prop.items() if k != "title"}
                 params.append({"name": name, "in": "query", "required": False, "schema": prop})

@@ -58,7 +58,9 @@ def test_every_compose_service_has_a_healthcheck(compose):
 
 def test_the_broker_and_database_healthchecks_ask_the_servers_themselves(compose):
     assert "rabbitmq-diagnostics -q ping" in healthcheck_command(compose["services"]["rabbitmq"])
-    assert "pg_isready" in healthcheck_command(compose["services"]["postgres"])
+    postgres = healthcheck_command(compose["services"]["postgres"])
+    # over TCP, which the image opens only after the init scripts have run
+    assert "pg_isready" in postgres and "-h 127.0.0.1" in postgres
 
 
 @pytest.mark.parametrize("name", APPS)
