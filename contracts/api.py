@@ -58,9 +58,15 @@ def _phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# ISO 4217 codes that are not money a customer can be paid in: precious metals, bond-market
+# units, SDRs, the testing code and "no currency".
+NOT_MONEY = frozenset({"XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XDR", "XPD", "XPT", "XSU",
+                       "XTS", "XUA", "XXX"})
+
+
 def _currency(value: str) -> str:
-    if pycountry.currencies.get(alpha_3=value) is None:
-        raise ValueError("not an ISO 4217 currency code, e.g. CNY, USD, EUR")
+    if pycountry.currencies.get(alpha_3=value) is None or value in NOT_MONEY:
+        raise ValueError("not an ISO 4217 currency code of money, e.g. CNY, USD, EUR")
     return value
 
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 COMMAND_ATTEMPTS = 5
+TRUTHY = {"y", "yes", "t", "true", "on", "1"}
 
 
 def retry_on_conflict(method: Callable[..., T]) -> Callable[..., T]:
@@ -57,6 +58,11 @@ class ServiceApplication(Application[uuid.UUID]):
         merged.update(env or {})
         super().__init__(env=merged)
         self.clock: Clock = clock or SystemClock()
+        if str(self.env.get("POSTGRES_ENABLE_DB_FUNCTIONS", "")).lower() in TRUTHY:
+            self.close()
+            raise ValueError(
+                "POSTGRES_ENABLE_DB_FUNCTIONS is set: in eventsourcing 9.5 its insert function "
+                "drops tracking records, which would break exactly-once processing; unset it")
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()

@@ -12,7 +12,7 @@ from contracts import api, events
 from contracts.envelope import Actor
 from contracts.vocabulary import Channel, Severity
 from servicekit.application import ServiceApplication, retry_on_conflict
-from servicekit.errors import NotFound
+from servicekit.errors import InvalidCommand, NotFound
 from services.intake import sla
 from services.intake.classification import classify, detect_language
 from services.intake.domain import Complaint, acknowledgement
@@ -38,6 +38,8 @@ class IntakeApplication(ServiceApplication):
         complaint_id = uuid.uuid4()
         meta = self.meta(complaint_id, actor, correlation_id)
         received_at = meta["at"]
+        if request.happened_at is not None and request.happened_at > received_at:
+            raise InvalidCommand("body.happened_at", "is in the future")
         language = request.language or detect_language(request.text)
         complaint = Complaint(
             meta=meta, channel=request.channel.value, language=language.value,

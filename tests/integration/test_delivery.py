@@ -234,3 +234,10 @@ def test_a_parked_message_can_be_re_driven_once_the_cause_is_fixed(container_fac
     assert Flaky.calls == [9, 9, 9, 9]
     assert parked(amqp_uri, "flaky.from.intake") == []
     container.stop()
+
+
+def test_a_service_refuses_the_postgres_setting_that_drops_tracking_records(
+        postgres_database):
+    env = {**postgres_database("refuse"), "POSTGRES_ENABLE_DB_FUNCTIONS": "y"}
+    with pytest.raises(ValueError, match="POSTGRES_ENABLE_DB_FUNCTIONS"):
+        ReportingApplication(env=env)

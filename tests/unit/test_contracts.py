@@ -398,3 +398,14 @@ def test_python_m_contracts_prints_every_schema_as_json():
     assert "payload" in schemas["envelope"]["properties"]
     for model in ("ReceiveComplaint", "Respond", "Conclude", "ComplaintView", "SummaryReport"):
         assert f"http:{model}" in schemas
+
+
+@pytest.mark.parametrize("code", ["XXX", "XAU", "XTS"])
+def test_codes_that_are_not_money_are_refused_as_a_currency(code):
+    with pytest.raises(ValidationError, match="currency"):
+        api.Respond(outcome="refund", message="m", amount="1.00", currency=code)
+
+
+def test_a_real_currency_is_accepted():
+    assert api.Respond(outcome="refund", message="m", amount="1.00", currency="XOF").currency \
+        == "XOF"

@@ -270,3 +270,13 @@ def test_an_unknown_complaint_is_not_found(intake):
     with pytest.raises(NotFound):
         reclassify(intake, unknown, severity="high", reason="does not exist")
     assert intake.head() == 0
+
+
+def test_a_complaint_about_the_future_is_rejected_and_nothing_is_stored():
+    app = IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
+                            clock=FrozenClock(RECEIVED))
+    request = api.ReceiveComplaint(channel="web", customer={"name": "N"}, text="rude staff",
+                                   happened_at=RECEIVED + timedelta(days=1))
+    with pytest.raises(InvalidCommand, match="happened_at"):
+        app.receive_complaint(request, AGENT)
+    assert app.head() == 0
