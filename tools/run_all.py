@@ -36,6 +36,9 @@ def start_service(name: str, env: dict[str, str], log_file: Path | None = None
          f"services.{name}.service:{CLASSES[name]}"],
         cwd=ROOT, env=service_env(name, SERVICES[name], env),
         stdout=output, stderr=subprocess.STDOUT if output else None,
+        # Own session: the terminal's Ctrl-C reaches only this launcher, which then stops
+        # each service once with SIGTERM (a second signal crashes nameko's shutdown).
+        start_new_session=True,
     )
 
 
@@ -81,7 +84,15 @@ def urls(env: dict[str, str] | None = None) -> dict[str, str]:
             for name, port in SERVICES.items()}
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # Explicit handlers: Ctrl-C (and a supervisor's SIGTERM) stop everything, even where
+    # the launcher inherited SIGINT as ignored (a background job of a script).
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     os.environ["AMQP_URI"] = ensure_rabbitmq()
     processes = start()
     try:
