@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration e2e lint schemas clean
+.PHONY: install run test unit integration e2e lint schemas bench clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,9 @@ lint: install
 
 schemas: install        ## print the JSON Schemas of every contract
 	$(BIN)/python -m contracts
+
+bench: install          ## throughput figures (commands/s per store, relay, reporting)
+	$(BIN)/python tools/bench.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
