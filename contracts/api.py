@@ -39,11 +39,18 @@ from contracts.vocabulary import (
 )
 
 
-def Text(max_length: int, min_length: int = 1) -> Any:  # noqa: N802 - reads as a type
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-    ]
+def _bounded(max_length: int, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+# Bounded, stripped, non-empty texts (the number is the most characters allowed).
+Text100 = Annotated[str, _bounded(100)]
+Text200 = Annotated[str, _bounded(200)]
+Text500 = Annotated[str, _bounded(500)]
+Text1000 = Annotated[str, _bounded(1000)]
+Text2000 = Annotated[str, _bounded(2000)]
+Text5000 = Annotated[str, _bounded(5000)]
+Reason = Annotated[str, _bounded(1000, min_length=3)]
 
 
 def _phone(value: str) -> str:
@@ -82,20 +89,20 @@ class Request(BaseModel):
 
 
 class Customer(Request):
-    name: Text(200)
+    name: Text200
     phone: Phone | None = None
     email: EmailStr | None = Field(default=None, max_length=254)
-    customer_id: Text(100) | None = None
+    customer_id: Text100 | None = None
 
 
 class ReceiveComplaint(Request):
     channel: Channel
     customer: Customer
-    text: Text(5000) = Field(description="what happened, in the customer's words (any language)")
-    product: Text(200) | None = None
-    location: Text(200) | None = Field(default=None, description="store, branch or department")
+    text: Text5000 = Field(description="what happened, in the customer's words (any language)")
+    product: Text200 | None = None
+    location: Text200 | None = Field(default=None, description="store, branch or department")
     happened_at: AwareDatetime | None = None
-    customer_request: Text(2000) | None = Field(
+    customer_request: Text2000 | None = Field(
         default=None, description="what the customer asks for"
     )
     language: Language | None = Field(
@@ -107,7 +114,7 @@ class Reclassify(Request):
     type: ComplaintType | None = None
     category: Category | None = None
     severity: Severity | None = None
-    reason: Text(1000, min_length=3)
+    reason: Reason
 
     @model_validator(mode="after")
     def _changes_something(self) -> Reclassify:
@@ -146,27 +153,27 @@ class ComplaintView(BaseModel):
 
 
 class Assign(Request):
-    investigator: Text(100)
-    reason: Text(1000) | None = None
+    investigator: Text100
+    reason: Text1000 | None = None
 
 
 class RecordFinding(Request):
     kind: FindingKind = FindingKind.note
-    text: Text(5000)
+    text: Text5000
 
 
 class CorrectiveActionIn(Request):
-    action: Text(1000)
-    owner: Text(100)
+    action: Text1000
+    owner: Text100
     due_date: date
 
 
 class Conclude(Request):
     root_cause: RootCause
-    five_whys: list[Text(500)] = Field(min_length=1, max_length=5)
-    responsible_department: Text(200)
+    five_whys: list[Text500] = Field(min_length=1, max_length=5)
+    responsible_department: Text200
     corrective_actions: list[CorrectiveActionIn] = Field(default_factory=list, max_length=20)
-    summary: Text(5000)
+    summary: Text5000
 
 
 class Finding(BaseModel):
@@ -198,7 +205,7 @@ class CaseView(BaseModel):
 
 
 class CaseQuery(Request):
-    assignee: Text(100) | None = None
+    assignee: Text100 | None = None
     status: CaseStatus | None = None
 
 
@@ -211,7 +218,7 @@ class CaseList(BaseModel):
 
 class Respond(Request):
     outcome: Outcome
-    message: Text(5000)
+    message: Text5000
     amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2,
                                    validate_default=True)
     currency: Currency | None = Field(default=None, validate_default=True)
@@ -235,21 +242,21 @@ class Respond(Request):
 
 
 class Accept(Request):
-    comment: Text(2000) | None = None
+    comment: Text2000 | None = None
 
 
 class Dispute(Request):
-    reason: Text(2000)
+    reason: Text2000
 
 
 class Close(Request):
-    note: Text(2000) | None = None
+    note: Text2000 | None = None
 
 
 class FollowUp(Request):
     satisfaction: int = Field(ge=1, le=5)
     solved: bool
-    comment: Text(2000) | None = None
+    comment: Text2000 | None = None
 
 
 class Response(BaseModel):

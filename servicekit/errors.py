@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class DomainError(Exception):
@@ -36,7 +36,8 @@ class InvalidCommand(DomainError):
         super().__init__(f"{field}: {problem}")
 
 
-def check_allowed(action: str, state: str, allowed_by_state: dict[str, Iterable[str]]) -> None:
+def check_allowed(action: str, state: str,
+                  allowed_by_state: Mapping[str, Iterable[str]]) -> None:
     allowed = list(allowed_by_state.get(state, ()))
     if action not in allowed:
         raise StateConflict(action, state, allowed)

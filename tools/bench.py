@@ -19,9 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import servicekit  # noqa: E402,F401  (PSYCOPG_WAIT_FUNC before psycopg)
 from contracts import api  # noqa: E402
 from contracts.envelope import Actor  # noqa: E402
+from servicekit.messaging import Subscriber  # noqa: E402
 from services.intake.application import IntakeApplication  # noqa: E402
 from services.reporting.application import ReportingApplication  # noqa: E402
-from servicekit.messaging import Subscriber  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "500"))
 AGENT = Actor(id="bench", role="agent")

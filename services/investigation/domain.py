@@ -11,7 +11,7 @@ from contracts.envelope import derived_id
 from contracts.vocabulary import CaseStatus, Category, Severity
 from servicekit.errors import check_allowed
 
-ALLOWED = {
+ALLOWED: dict[str, set[str]] = {
     CaseStatus.open: {"assign"},
     CaseStatus.investigating: {"assign", "record_finding", "conclude"},
     CaseStatus.concluded: set(),
