@@ -26,10 +26,13 @@ from pydantic import (
 from contracts.events import CorrectiveAction, Deadlines
 from contracts.vocabulary import (
     MONETARY_OUTCOMES,
+    ActionStatus,
+    BacklogStatus,
     CaseStatus,
     Category,
     Channel,
     ComplaintType,
+    EscalationStatus,
     FindingKind,
     Language,
     Outcome,
@@ -108,6 +111,8 @@ class ReceiveComplaint(Request):
     language: Language | None = Field(
         default=None, description="detected from the text when omitted"
     )
+    staff_member: Text100 | None = Field(
+        default=None, description="the staff member the feedback is about (e.g. praise)")
 
 
 class Reclassify(Request):
@@ -146,6 +151,7 @@ class ComplaintView(BaseModel):
     classification: Classification
     deadlines: Deadlines
     acknowledgement: str
+    staff_member: str | None = None
     version: int
 
 
@@ -157,9 +163,71 @@ class Assign(Request):
     reason: Text1000 | None = None
 
 
+class AttachmentIn(Request):
+    filename: Text200
+    content_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$",
+                                                   max_length=100)]
+    size: int = Field(ge=0, le=1_000_000_000)
+    checksum: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
+        description="SHA-256 of the file, lowercase hex")
+
+
 class RecordFinding(Request):
     kind: FindingKind = FindingKind.note
     text: Text5000
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
+
+
+class Escalate(Request):
+    reason: Reason
+
+
+class TakeEscalation(Request):
+    note: Text1000 | None = None
+
+
+class RequestConsultation(Request):
+    department: Text200
+    question: Text2000
+
+
+class AnswerConsultation(Request):
+    findings: Text5000
+
+
+class CompleteAction(Request):
+    evidence: Text2000
+
+
+class VerifyAction(Request):
+    effective: bool
+    note: Text2000 | None = None
+
+
+class CorrectiveActionQuery(Request):
+    status: ActionStatus | None = None
+    owner: Text100 | None = None
+    overdue: bool | None = None
+
+
+class CorrectiveActionView(BaseModel):
+    action_id: uuid.UUID
+    complaint_id: uuid.UUID
+    root_cause: RootCause
+    responsible_department: str
+    action: str
+    owner: str
+    due_date: date
+    status: ActionStatus
+    overdue: bool
+    evidence: str | None
+    verified_by: str | None
+    verification_note: str | None
+    version: int
+
+
+class CorrectiveActionList(BaseModel):
+    actions: list[CorrectiveActionView]
 
 
 class CorrectiveActionIn(Request):
@@ -181,6 +249,16 @@ class Finding(BaseModel):
     text: str
     author: str
     at: AwareDatetime
+    attachments: list[dict[str, Any]] = []
+
+
+class Consultation(BaseModel):
+    consultation_id: str
+    department: str
+    question: str
+    requested_by: str
+    findings: str | None
+    answered_by: str | None
 
 
 class CaseView(BaseModel):
@@ -192,6 +270,9 @@ class CaseView(BaseModel):
     investigator: str | None
     escalated: bool
     escalation_reasons: list[str]
+    escalation_status: EscalationStatus
+    escalation_taken_by: str | None
+    consultations: list[Consultation]
     findings: list[Finding]
     root_cause: RootCause | None
     five_whys: list[str]
@@ -207,6 +288,10 @@ class CaseView(BaseModel):
 class CaseQuery(Request):
     assignee: Text100 | None = None
     status: CaseStatus | None = None
+
+
+class TeamQuery(Request):
+    team: Text100 | None = None
 
 
 class CaseList(BaseModel):
@@ -239,6 +324,14 @@ class Respond(Request):
         if "amount" in info.data and (info.data["amount"] is None) != (currency is None):
             raise ValueError("an amount and a currency go together")
         return currency
+
+
+class ApproveRemedy(Request):
+    note: Text1000 | None = None
+
+
+class RejectRemedy(Request):
+    reason: Reason
 
 
 class Accept(Request):
@@ -280,7 +373,64 @@ class ResolutionView(BaseModel):
     outcome: Outcome | None
     closed_at: AwareDatetime | None
     follow_up: dict[str, Any] | None
+    proposal: dict[str, Any] | None = None
+    follow_up_due: AwareDatetime | None = None
+    reopen_count: int = 0
     version: int
+
+
+class FollowUpDue(BaseModel):
+    complaint_id: uuid.UUID
+    closed_at: AwareDatetime
+    due: AwareDatetime
+    overdue: bool
+
+
+class FollowUpQuery(Request):
+    overdue: bool | None = None
+
+
+class FollowUpDueList(BaseModel):
+    follow_ups: list[FollowUpDue]
+
+
+class BacklogQuery(Request):
+    status: BacklogStatus | None = None
+
+
+class UpdateBacklogItem(Request):
+    status: BacklogStatus
+    note: Text2000 | None = None
+
+
+class BacklogItemView(BaseModel):
+    complaint_id: uuid.UUID
+    text: str
+    category: Category | None
+    product: str | None
+    status: BacklogStatus
+    history: list[dict[str, Any]]
+    version: int
+
+
+class BacklogList(BaseModel):
+    items: list[BacklogItemView]
+
+
+class PraiseQuery(Request):
+    staff_member: Text100 | None = None
+
+
+class PraiseEntry(BaseModel):
+    complaint_id: uuid.UUID
+    staff_member: str
+    text: str
+    at: AwareDatetime
+
+
+class PraiseList(BaseModel):
+    praise: list[PraiseEntry]
+    by_staff_member: dict[str, int]
 
 
 # --- reporting ------------------------------------------------------------

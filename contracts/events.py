@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from contracts.envelope import payload
 from contracts.vocabulary import (
+    BacklogStatus,
     Category,
     Channel,
     ComplaintType,
@@ -39,6 +40,15 @@ class CorrectiveAction(_Payload):
     due_date: date
 
 
+class Attachment(_Payload):
+    """A reference to a stored file (the file store itself is out of scope)."""
+
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=100)
+    size: int = Field(ge=0, le=1_000_000_000)
+    checksum: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256, hex")
+
+
 # --- intake ---------------------------------------------------------------
 
 
@@ -52,6 +62,7 @@ class ComplaintReceived(_Payload):
     customer_request: str | None
     happened_at: AwareDatetime | None
     received_at: AwareDatetime
+    staff_member: str | None = None
 
 
 @payload("complaint.classified")
@@ -84,6 +95,13 @@ class ComplaintReclassified(_Payload):
     deadlines: Deadlines
 
 
+@payload("complaint.deadline_breached")
+class ComplaintDeadlineBreached(_Payload):
+    target: str = Field(description="acknowledge, first_contact, first_reply or resolve")
+    deadline: AwareDatetime
+    breached_at: AwareDatetime
+
+
 # --- investigation --------------------------------------------------------
 
 
@@ -97,6 +115,28 @@ class CaseOpened(_Payload):
 @payload("case.escalated")
 class CaseEscalated(_Payload):
     reason: str
+    trigger: str = Field(default="automatic",
+                         description="severity, sla_breach, reopen or investigator")
+
+
+@payload("case.escalation_taken")
+class CaseEscalationTaken(_Payload):
+    supervisor: str
+    note: str | None
+
+
+@payload("case.consultation_requested")
+class CaseConsultationRequested(_Payload):
+    consultation_id: str
+    department: str
+    question: str
+
+
+@payload("case.consultation_answered")
+class CaseConsultationAnswered(_Payload):
+    consultation_id: str
+    department: str
+    findings: str
 
 
 @payload("case.assigned")
@@ -117,6 +157,7 @@ class CaseReclassified(_Payload):
 class CaseFindingRecorded(_Payload):
     kind: FindingKind
     text: str
+    attachments: list[Attachment] = []
 
 
 @payload("case.concluded")
@@ -133,6 +174,29 @@ class CaseConcluded(_Payload):
 class CaseReopened(_Payload):
     reason: str
     reopen_count: int
+
+
+@payload("corrective_action.opened")
+class CorrectiveActionOpened(_Payload):
+    action_id: str
+    root_cause: RootCause
+    responsible_department: str
+    action: str
+    owner: str
+    due_date: date
+
+
+@payload("corrective_action.done")
+class CorrectiveActionDone(_Payload):
+    action_id: str
+    evidence: str
+
+
+@payload("corrective_action.verified")
+class CorrectiveActionVerified(_Payload):
+    action_id: str
+    effective: bool
+    note: str | None
 
 
 # --- resolution -----------------------------------------------------------
@@ -166,6 +230,25 @@ class ResolutionResponded(_Payload):
     response_number: int
 
 
+@payload("resolution.remedy_proposed")
+class ResolutionRemedyProposed(_Payload):
+    outcome: Outcome
+    message: str
+    amount: Decimal
+    currency: str
+    threshold: Decimal
+
+
+@payload("resolution.remedy_approved")
+class ResolutionRemedyApproved(_Payload):
+    note: str | None
+
+
+@payload("resolution.remedy_rejected")
+class ResolutionRemedyRejected(_Payload):
+    reason: str
+
+
 @payload("resolution.accepted")
 class ResolutionAccepted(_Payload):
     comment: str | None
@@ -181,6 +264,7 @@ class ResolutionDisputed(_Payload):
 class ResolutionClosed(_Payload):
     outcome: Outcome
     note: str | None
+    follow_up_due: AwareDatetime | None = None
 
 
 @payload("resolution.followed_up")
@@ -188,3 +272,31 @@ class ResolutionFollowedUp(_Payload):
     satisfaction: int = Field(ge=1, le=5)
     solved: bool
     comment: str | None
+
+
+@payload("resolution.reopened")
+class ResolutionReopened(_Payload):
+    reason: str
+    reopen_count: int
+
+
+# --- improvement backlog and praise (kept by resolution) -------------------
+
+
+@payload("backlog.item_added")
+class BacklogItemAdded(_Payload):
+    text: str
+    category: Category | None
+    product: str | None
+
+
+@payload("backlog.status_changed")
+class BacklogStatusChanged(_Payload):
+    status: BacklogStatus
+    note: str | None
+
+
+@payload("praise.recorded")
+class PraiseRecorded(_Payload):
+    staff_member: str
+    text: str

@@ -94,10 +94,32 @@ class CaseStatus(StrEnum):
 class ResolutionStatus(StrEnum):
     awaiting_investigation = "awaiting_investigation"
     ready = "ready"
+    awaiting_approval = "awaiting_approval"
     responded = "responded"
     accepted = "accepted"
     disputed = "disputed"
     closed = "closed"
+    reopened = "reopened"
+
+
+class EscalationStatus(StrEnum):
+    none = "none"
+    pending = "pending"
+    taken = "taken"
+
+
+class ActionStatus(StrEnum):
+    open = "open"
+    done = "done"
+    verified_effective = "verified_effective"
+    verified_ineffective = "verified_ineffective"
+
+
+class BacklogStatus(StrEnum):
+    new = "new"
+    planned = "planned"
+    done = "done"
+    declined = "declined"
 
 
 MONETARY_OUTCOMES = frozenset({Outcome.refund, Outcome.monetary_compensation})

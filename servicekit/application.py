@@ -13,11 +13,18 @@ import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any, ClassVar, TypeVar
 
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Notification, RecordConflictError, Tracking
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Notification,
+    RecordConflictError,
+    Tracking,
+    Transcoding,
+)
 from pydantic import BaseModel
 
 from contracts.envelope import Actor, Envelope, make_envelope
@@ -48,6 +55,19 @@ def retry_on_conflict(method: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
+class DateAsISO(Transcoding):
+    """Calendar dates (due dates) in stored events, as YYYY-MM-DD."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class ServiceApplication(Application[uuid.UUID]):
     """Subclasses set `name` (the service name) and `public_events`."""
 
@@ -63,6 +83,10 @@ class ServiceApplication(Application[uuid.UUID]):
             raise ValueError(
                 "POSTGRES_ENABLE_DB_FUNCTIONS is set: in eventsourcing 9.5 its insert function "
                 "drops tracking records, which would break exactly-once processing; unset it")
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
@@ -105,10 +129,9 @@ class ServiceApplication(Application[uuid.UUID]):
     def envelope(self, notification: Notification) -> Envelope:
         event = self.mapper.to_domain_event(notification)
         contract = self.public_events[type(event)]
-        fields = {name: getattr(event, name) for name in contract.model_fields}
         meta = event.meta  # type: ignore[attr-defined]
         return make_envelope(
-            event=contract.model_validate(fields),
+            event=contract.model_validate(self.payload_fields(event, contract)),
             complaint_id=uuid.UUID(meta["complaint_id"]),
             origin_service=self.name,
             origin_position=notification.id,
@@ -119,6 +142,12 @@ class ServiceApplication(Application[uuid.UUID]):
             actor=Actor.model_validate(meta["actor"]),
             correlation_id=meta["correlation_id"],
         )
+
+    def payload_fields(self, event: Any, contract: type[BaseModel]) -> dict[str, Any]:
+        """The contract's fields, taken from the domain event's attributes of the same
+        name (absent ones are left to the contract's defaults)."""
+        return {name: getattr(event, name) for name in contract.model_fields
+                if hasattr(event, name)}
 
     def outbox_position(self) -> int:
         return self.recorder.max_tracking_id(f"{self.name}.outbox") or 0

@@ -27,6 +27,21 @@ class StateConflict(DomainError):
         )
 
 
+class Forbidden(DomainError):
+    """The actor's role may not take this action (the domain's own rule, e.g. only a
+    supervisor reassigns a case)."""
+
+    def __init__(self, action: str, allowed_roles: Iterable[str]):
+        self.action = action
+        self.allowed_roles = sorted(allowed_roles)
+        super().__init__(f"only the {' or '.join(self.allowed_roles)} role may {action}")
+
+
+def require_role(actor: dict, action: str, *roles: str) -> None:
+    if actor["role"] not in roles:
+        raise Forbidden(action, roles)
+
+
 class InvalidCommand(DomainError):
     """A well-formed request that the domain rejects for one field."""
 

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from contracts.api import Error, FieldError
 from contracts.envelope import Actor
 from contracts.vocabulary import Role
-from servicekit.errors import InvalidCommand, NotFound, StateConflict
+from servicekit.errors import Forbidden, InvalidCommand, NotFound, StateConflict
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,8 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
     except InvalidCommand as exc:
         return error_response(422, "invalid", str(exc),
                               fields=[FieldError(field=exc.field, problem=exc.problem)])
+    except Forbidden as exc:
+        return error_response(403, "forbidden", str(exc))
     except NotFound as exc:
         return error_response(404, "not_found", str(exc))
     except StateConflict as exc:
@@ -189,7 +191,8 @@ def endpoint(
 # --- OpenAPI -----------------------------------------------------------------
 
 _PARAM = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
-_ERRORS = {"401": "actor headers missing", "404": "unknown id",
+_ERRORS = {"401": "actor headers missing", "403": "the role may not do this",
+           "404": "unknown id",
            "409": "the state forbids the action", "422": "invalid input"}
 
 

@@ -46,7 +46,7 @@ class IntakeApplication(ServiceApplication):
             customer=request.customer.model_dump(mode="json"), text=request.text,
             product=request.product, location=request.location,
             customer_request=request.customer_request, happened_at=request.happened_at,
-            received_at=received_at,
+            received_at=received_at, staff_member=request.staff_member,
         )
         decision = classify(request.text, self.rules)
         deadlines = sla.deadlines(received_at, request.channel, decision.severity)
@@ -87,5 +87,6 @@ class IntakeApplication(ServiceApplication):
             text=c.text, product=c.product, location=c.location,
             customer_request=c.customer_request, happened_at=c.happened_at,
             received_at=c.received_at, classification=c.classification,
-            deadlines=c.deadlines, acknowledgement=c.acknowledgement, version=c.version,
+            deadlines=c.deadlines, acknowledgement=c.acknowledgement,
+            staff_member=c.staff_member, version=c.version,
         )

@@ -53,7 +53,8 @@ class Complaint(Aggregate):
     def __init__(self, meta: dict[str, Any], channel: str, language: str,
                  customer: dict[str, Any], text: str, product: str | None,
                  location: str | None, customer_request: str | None,
-                 happened_at: datetime | None, received_at: datetime):
+                 happened_at: datetime | None, received_at: datetime,
+                 staff_member: str | None = None):
         self.channel = channel
         self.language = language
         self.customer = customer
@@ -63,6 +64,7 @@ class Complaint(Aggregate):
         self.customer_request = customer_request
         self.happened_at = happened_at
         self.received_at = received_at
+        self.staff_member = staff_member
         self.classification: dict[str, Any] = {}
         self.deadlines: dict[str, Any] = {}
         self.acknowledgement = ""

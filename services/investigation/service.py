@@ -54,3 +54,51 @@ class InvestigationService(ServiceBase):
     def conclude(self, call, complaint_id: uuid.UUID):
         return self.runtime.app.conclude(complaint_id, call.body, call.actor,
                                          call.correlation_id)
+
+    @endpoint("POST", "/cases/<complaint_id>/escalate", body=api.Escalate,
+              response=api.CaseView, summary="escalate")
+    def escalate(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.escalate(complaint_id, call.body, call.actor,
+                                         call.correlation_id)
+
+    @endpoint("POST", "/cases/<complaint_id>/take", body=api.TakeEscalation,
+              response=api.CaseView, summary="take_escalation")
+    def take_escalation(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.take_escalation(complaint_id, call.body, call.actor,
+                                                call.correlation_id)
+
+    @endpoint("POST", "/cases/<complaint_id>/consultations", body=api.RequestConsultation,
+              response=api.CaseView, summary="request_consultation")
+    def request_consultation(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.request_consultation(complaint_id, call.body, call.actor,
+                                                     call.correlation_id)
+
+    @endpoint("POST", "/cases/<complaint_id>/consultations/<consultation>/answer",
+              body=api.AnswerConsultation, response=api.CaseView,
+              summary="answer_consultation")
+    def answer_consultation(self, call, complaint_id: uuid.UUID, consultation: str):
+        return self.runtime.app.answer_consultation(complaint_id, consultation, call.body,
+                                                    call.actor, call.correlation_id)
+
+    @endpoint("GET", "/supervisor/queue", query=api.TeamQuery, response=api.CaseList,
+              summary="supervisor_queue")
+    def supervisor_queue(self, call):
+        return self.runtime.app.supervisor_queue(call.query.team)
+
+    @endpoint("GET", "/corrective-actions", query=api.CorrectiveActionQuery,
+              response=api.CorrectiveActionList, summary="list_corrective_actions")
+    def list_corrective_actions(self, call):
+        q = call.query
+        return self.runtime.app.corrective_actions(q.status, q.owner, q.overdue)
+
+    @endpoint("POST", "/corrective-actions/<action_id>/done", body=api.CompleteAction,
+              response=api.CorrectiveActionView, summary="complete_corrective_action")
+    def complete_corrective_action(self, call, action_id: uuid.UUID):
+        return self.runtime.app.complete_action(action_id, call.body, call.actor,
+                                                call.correlation_id)
+
+    @endpoint("POST", "/corrective-actions/<action_id>/verify", body=api.VerifyAction,
+              response=api.CorrectiveActionView, summary="verify_corrective_action")
+    def verify_corrective_action(self, call, action_id: uuid.UUID):
+        return self.runtime.app.verify_action(action_id, call.body, call.actor,
+                                              call.correlation_id)

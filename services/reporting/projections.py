@@ -17,10 +17,13 @@ STATUS_AFTER = {
     "case.reopened": "investigating",
     "case.concluded": "awaiting_response",
     "resolution.ready": "awaiting_response",
+    "resolution.remedy_proposed": "awaiting_approval",
+    "resolution.remedy_rejected": "awaiting_response",
     "resolution.responded": "responded",
     "resolution.accepted": "accepted",
     "resolution.disputed": "disputed",
     "resolution.closed": "closed",
+    "resolution.reopened": "reopened",
 }
 
 

@@ -15,7 +15,8 @@ from services.resolution.application import ResolutionApplication
 
 class ResolutionService(ServiceBase):
     name = "resolution"
-    title = "Resolution: response, customer decision, closure, follow-up"
+    title = ("Resolution: response and its approval, customer decision, closure, follow-up, "
+             "improvement backlog, praise")
     runtime = ServiceRuntime(ResolutionApplication, upstreams=("intake", "investigation"))
 
     @upstream_events("intake")
@@ -60,3 +61,39 @@ class ResolutionService(ServiceBase):
     def follow_up(self, call, complaint_id: uuid.UUID):
         return self.runtime.app.follow_up(complaint_id, call.body, call.actor,
                                           call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/approve", body=api.ApproveRemedy,
+              response=api.ResolutionView, summary="approve_remedy")
+    def approve(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.approve(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("POST", "/resolutions/<complaint_id>/reject", body=api.RejectRemedy,
+              response=api.ResolutionView, summary="reject_remedy")
+    def reject(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.reject(complaint_id, call.body, call.actor, call.correlation_id)
+
+    @endpoint("GET", "/follow-ups", query=api.FollowUpQuery, response=api.FollowUpDueList,
+              summary="list_follow_ups")
+    def list_follow_ups(self, call):
+        return self.runtime.app.list_follow_ups(call.query.overdue)
+
+    @endpoint("GET", "/backlog", query=api.BacklogQuery, response=api.BacklogList,
+              summary="list_backlog")
+    def list_backlog(self, call):
+        return self.runtime.app.list_backlog(call.query.status)
+
+    @endpoint("GET", "/backlog/<complaint_id>", response=api.BacklogItemView,
+              summary="get_backlog_item")
+    def get_backlog_item(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.get_backlog_item(complaint_id)
+
+    @endpoint("POST", "/backlog/<complaint_id>/status", body=api.UpdateBacklogItem,
+              response=api.BacklogItemView, summary="update_backlog_item")
+    def update_backlog_item(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.update_backlog_item(complaint_id, call.body, call.actor,
+                                                    call.correlation_id)
+
+    @endpoint("GET", "/praise", query=api.PraiseQuery, response=api.PraiseList,
+              summary="list_praise")
+    def list_praise(self, call):
+        return self.runtime.app.list_praise(call.query.staff_member)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +20,7 @@ from contracts.envelope import Actor
 from servicekit.clock import FrozenClock
 from servicekit.errors import NotFound
 from services.intake.application import IntakeApplication
-from services.investigation.application import InvestigationApplication
+from services.investigation.application import InvestigationApplication, load_roster
 from services.reporting.application import ReportingApplication
 from services.resolution.application import ResolutionApplication
 
@@ -40,12 +41,20 @@ def env_for(store_env: dict[str, str], service: str) -> dict[str, str]:
     return store_env
 
 
+def nobody_available():
+    """The shipped routing table and roster with every investigator away: cases stay in
+    their team's queue until someone assigns them (routing has its own tests)."""
+    roster = load_roster()
+    return replace(roster, away=frozenset(i for team in roster.investigators.values()
+                                          for i in team))
+
+
 class System:
     def __init__(self, store_env: dict[str, str], clock: FrozenClock):
         self.clock = clock
         self.intake = IntakeApplication(env=env_for(store_env, "intake"), clock=clock)
         self.investigation = InvestigationApplication(
-            env=env_for(store_env, "investigation"), clock=clock)
+            env=env_for(store_env, "investigation"), clock=clock, roster=nobody_available())
         self.resolution = ResolutionApplication(env=env_for(store_env, "resolution"),
                                                 clock=clock)
         self.reporting = ReportingApplication(env=env_for(store_env, "reporting"), clock=clock)
@@ -114,7 +123,8 @@ def run_lifecycle(system: System) -> dict[str, uuid.UUID]:
 
     clock.advance(minutes=20)
     system.investigation.assign(complaint, api.Assign(investigator="li.na"), SUPERVISOR)
-    system.resolution.close_case(inquiry, api.Close(), RESOLVER)
+    assert system.resolution.get_resolution(inquiry).status == "closed", \
+        "an answered inquiry closes at once"
     clock.advance(hours=2)
     system.investigation.record_finding(complaint, api.RecordFinding(
         kind="evidence", text="the till charged the membership fee twice"), LI)
@@ -177,6 +187,9 @@ def views(system: System, ids: dict[str, uuid.UUID]) -> dict[str, Any]:
     text = json.dumps(seen, default=str)
     for role, cid in ids.items():
         text = text.replace(str(cid), f"<{role}>").replace(str(cid)[:8], f"<{role}-ref>")
+    # Corrective-action ids derive from the (random) complaint id too.
+    for n, action in enumerate(system.investigation.corrective_actions().actions, start=1):
+        text = text.replace(str(action.action_id), f"<action-{n}>")
     return json.loads(text)
 
 

@@ -32,7 +32,8 @@ def test_a_published_complaint_is_consumed_by_investigation(container_factory, a
 
     with entrypoint_hook(investigation, "notifications") as notifications:
         opened = notifications(1, 10)
-    assert [e["event_type"] for e in opened] == ["case.opened"]
+    assert [e["event_type"] for e in opened] == ["case.opened", "case.assigned"]
+    assert opened[1]["payload"]["investigator"] == "inv-1"
     assert opened[0]["complaint_id"] == complaint_id
     with entrypoint_hook(intake, "notifications") as notifications:
         assert len(notifications(1, 10)) == 3

@@ -11,10 +11,12 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+import yaml
 from kombu import Connection, Exchange, Queue
 
 from services.intake.service import IntakeService
@@ -35,6 +37,8 @@ NAME = "Wang Xiaoming Testperson"
 PHONE = "+86 138 0013 8000"
 PHONE_E164 = "+8613800138000"
 EMAIL = "wang.xiaoming.testperson@example.com"
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def complaint(text: str = "The staff at the counter were rude to me.", **extra: Any) -> dict:
@@ -457,8 +461,15 @@ def test_reclassify_rejects_invalid_or_unchanged_classifications(start, publishe
 
 
 @pytest.fixture
-def opened_case(start, published):
-    """Intake and investigation running, and a case opened for a new complaint."""
+def opened_case(start, published, tmp_path, monkeypatch):
+    """Intake and investigation running, and a case opened for a new complaint, waiting
+    in its team's queue (every investigator on the roster is away)."""
+    roster = yaml.safe_load((ROOT / "services/investigation/roster.yaml").read_text())
+    for team in roster["teams"].values():
+        for investigator in team["investigators"]:
+            investigator["away"] = True
+    (tmp_path / "roster.yaml").write_text(yaml.safe_dump(roster))
+    monkeypatch.setenv("ROSTER_FILE", str(tmp_path / "roster.yaml"))
     intake = start(IntakeService)
     investigation = start(InvestigationService)
     complaint_id = receive(intake)
@@ -472,10 +483,11 @@ def test_a_case_forbids_findings_and_conclusion_before_assignment(opened_case, p
     intake, investigation, complaint_id = opened_case
     case = f"/cases/{complaint_id}"
     with Unchanged(published, intake, investigation):
+        allowed = ["assign", "escalate", "request_consultation"]
         conflict(investigation.post(f"{case}/findings", {"text": "cctv shows it"},
-                                    headers=INVESTIGATOR), "open", ["assign"])
+                                    headers=INVESTIGATOR), "open", allowed)
         conflict(investigation.post(f"{case}/conclude", CONCLUSION, headers=INVESTIGATOR),
-                 "open", ["assign"])
+                 "open", allowed)
     assert investigation.get(case).json()["status"] == "open"
 
 

@@ -74,6 +74,27 @@ SAMPLES = {
     "resolution.disputed": {"reason": "too little", "dispute_count": 1},
     "resolution.closed": {"outcome": "monetary_compensation", "note": None},
     "resolution.followed_up": {"satisfaction": 5, "solved": True, "comment": "thanks"},
+    "complaint.deadline_breached": {"target": "first_reply", "deadline": T0,
+                                    "breached_at": T0 + timedelta(minutes=1)},
+    "case.escalation_taken": {"supervisor": "sup-1", "note": None},
+    "case.consultation_requested": {"consultation_id": "c1", "department": "legal",
+                                    "question": "Is the contract clause valid?"},
+    "case.consultation_answered": {"consultation_id": "c1", "department": "legal",
+                                   "findings": "It is not"},
+    "corrective_action.opened": {"action_id": str(uuid.UUID(int=7)), "root_cause": "process",
+                                 "responsible_department": "ops", "action": "new rota",
+                                 "owner": "ops-lead", "due_date": date(2026, 12, 1)},
+    "corrective_action.done": {"action_id": str(uuid.UUID(int=7)), "evidence": "rota live"},
+    "corrective_action.verified": {"action_id": str(uuid.UUID(int=7)), "effective": True,
+                                   "note": None},
+    "resolution.remedy_proposed": {"outcome": "refund", "message": "m", "amount": "2000.00",
+                                   "currency": "CNY", "threshold": "1000"},
+    "resolution.remedy_approved": {"note": None},
+    "resolution.remedy_rejected": {"reason": "too much"},
+    "resolution.reopened": {"reason": "not solved", "reopen_count": 1},
+    "backlog.item_added": {"text": "Add a kids menu", "category": "other", "product": None},
+    "backlog.status_changed": {"status": "planned", "note": "Q1"},
+    "praise.recorded": {"staff_member": "wang.fang", "text": "Very kind"},
 }
 
 
@@ -120,11 +141,16 @@ def test_every_registered_event_type_has_a_payload_model():
         assert model.schema_version == version
 
 
+# Registered and consumed, but no service publishes it yet: intake's SLA clock (issue 4)
+# will; investigation already escalates on it.
+NOT_YET_PUBLISHED = {"complaint.deadline_breached"}
+
+
 def test_every_event_a_service_publishes_is_registered_and_every_registered_one_published():
     published = {model.event_type for app in (IntakeApplication, InvestigationApplication,
                                               ResolutionApplication)
                  for model in app.public_events.values()}
-    assert published == set(registered_event_types())
+    assert published == set(registered_event_types()) - NOT_YET_PUBLISHED
 
 
 def test_an_event_type_cannot_be_registered_twice(scratch_registry):

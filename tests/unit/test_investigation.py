@@ -1,6 +1,7 @@
 """Investigation: cases opened by classified complaints, worked, concluded and reopened."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -13,7 +14,16 @@ from contracts.vocabulary import CaseStatus
 from servicekit.clock import FrozenClock
 from servicekit.errors import NotFound, StateConflict
 from services.intake import sla
-from services.investigation.application import InvestigationApplication
+from services.investigation.application import InvestigationApplication, load_roster
+
+
+def nobody_available():
+    """The shipped routing table and roster with every investigator away: cases stay in
+    their team's queue until someone assigns them (routing has its own tests)."""
+    roster = load_roster()
+    return replace(roster, away=frozenset(i for team in roster.investigators.values()
+                                          for i in team))
+
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AGENT = Actor(id="agent-7", role="agent")
@@ -66,7 +76,7 @@ def clock():
 @pytest.fixture
 def app(clock):
     return InvestigationApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"},
-                                    clock=clock)
+                                    clock=clock, roster=nobody_available())
 
 
 @pytest.fixture
@@ -208,7 +218,7 @@ def test_assign_record_findings_and_conclude(app, upstream, clock):
     assert case.summary == "The customer was charged twice for one item."
     assert app.get_case(complaint_id) == case
     assert published(app) == ["case.opened", "case.assigned", "case.finding_recorded",
-                              "case.concluded"]
+                              "case.concluded", "corrective_action.opened"]
     concluded = app.notifications(4, 1)[0]
     assert concluded.actor == LI
     assert concluded.parsed().conclusion_number == 1
@@ -229,7 +239,7 @@ def test_concluding_an_open_case_is_refused_naming_the_state_and_what_is_allowed
     with pytest.raises(StateConflict) as caught:
         conclude(app, complaint_id)
     assert caught.value.state == "open"
-    assert caught.value.allowed == ["assign"]
+    assert caught.value.allowed == ["assign", "escalate", "request_consultation"]
     assert "'open'" in str(caught.value) and "assign" in str(caught.value)
     assert published(app) == ["case.opened"]
 
@@ -238,7 +248,8 @@ def test_findings_cannot_be_recorded_before_the_case_is_assigned(app, upstream):
     complaint_id = open_case(app, upstream)
     with pytest.raises(StateConflict) as caught:
         finding(app, complaint_id)
-    assert (caught.value.state, caught.value.allowed) == ("open", ["assign"])
+    assert (caught.value.state, caught.value.allowed) == (
+        "open", ["assign", "escalate", "request_consultation"])
 
 
 @pytest.mark.parametrize("action", [

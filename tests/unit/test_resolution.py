@@ -20,6 +20,7 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 AGENT = Actor(id="agent-7", role="agent")
 LI = Actor(id="li.na", role="investigator")
 RESOLVER = Actor(id="resolver-3", role="resolver")
+SUPERVISOR = Actor(id="sup-1", role="supervisor")
 
 
 class Upstream:
@@ -35,16 +36,23 @@ class Upstream:
             aggregate_version=self.positions[origin], occurred_at=at, recorded_at=at,
             actor=actor, correlation_id=f"corr-{complaint_id}")
 
-    def classified(self, complaint_id, type_="complaint", channel="email"):
+    def received(self, complaint_id, text="I was charged twice for one order",
+                 channel="email", product="Membership card", staff_member=None):
+        return self.envelope("intake", events.ComplaintReceived(
+            channel=channel, language="en", text=text, product=product, location="Store 12",
+            customer_request=None, happened_at=None, received_at=T0,
+            staff_member=staff_member), complaint_id, AGENT)
+
+    def classified(self, complaint_id, type_="complaint", channel="email", category="billing"):
         return self.envelope("intake", events.ComplaintClassified(
-            channel=channel, type=type_, category="billing", severity="normal",
-            matched_rules=["cat.billing.en"], ruleset_version="test",
+            channel=channel, type=type_, category=category, severity="normal",
+            matched_rules=[f"cat.{category}.en"], ruleset_version="test",
             deadlines=sla.deadlines(T0, channel, "normal")),
             complaint_id, AGENT)
 
-    def reclassified(self, complaint_id, type_, previous_type):
+    def reclassified(self, complaint_id, type_, previous_type, category="billing"):
         return self.envelope("intake", events.ComplaintReclassified(
-            type=type_, category="billing", severity="normal", previous_type=previous_type,
+            type=type_, category=category, severity="normal", previous_type=previous_type,
             previous_category="billing", previous_severity="normal", reason="override",
             deadlines=sla.deadlines(T0, "email", "normal")), complaint_id, AGENT)
 
@@ -71,8 +79,10 @@ def upstream():
     return Upstream()
 
 
-def new_complaint(app, upstream, type_="complaint", concluded=True):
+def new_complaint(app, upstream, type_="complaint", concluded=True, staff_member=None,
+                  text="I was charged twice for one order"):
     complaint_id = uuid.uuid4()
+    app.process(upstream.received(complaint_id, text=text, staff_member=staff_member))
     app.process(upstream.classified(complaint_id, type_))
     if concluded and type_ == "complaint":
         app.process(upstream.concluded(complaint_id))
@@ -87,6 +97,16 @@ def respond(app, cid, outcome="refund", amount=Decimal("199.99"), currency="CNY"
                                         currency=currency), RESOLVER)
 
 
+def approve(app, cid, actor=None):
+    return app.approve(cid, api.ApproveRemedy(note="within the goodwill budget"),
+                       actor or SUPERVISOR)
+
+
+def reject(app, cid, actor=None):
+    return app.reject(cid, api.RejectRemedy(reason="too generous for a late delivery"),
+                      actor or SUPERVISOR)
+
+
 def accept(app, cid):
     return app.accept(cid, api.Accept(comment="ok, thanks"), RESOLVER)
 
@@ -99,8 +119,8 @@ def close(app, cid):
     return app.close_case(cid, api.Close(note="refund confirmed by finance"), RESOLVER)
 
 
-def follow_up(app, cid, satisfaction=4):
-    return app.follow_up(cid, api.FollowUp(satisfaction=satisfaction, solved=True,
+def follow_up(app, cid, satisfaction=4, solved=True):
+    return app.follow_up(cid, api.FollowUp(satisfaction=satisfaction, solved=solved,
                                            comment="quick refund"), RESOLVER)
 
 
@@ -131,10 +151,13 @@ def test_feedback_that_is_not_a_complaint_is_ready_without_investigation(app, up
     view = app.get_resolution(complaint_id)
     assert view.status == ResolutionStatus.ready
     assert view.requires_investigation is False
-    assert app.notifications(1, 100)[-1].parsed().reason == f"a {type_} needs no investigation"
+    ready = [e for e in app.notifications(1, 100) if e.event_type == "resolution.ready"]
+    assert [e.parsed().reason for e in ready] == [f"a {type_} needs no investigation"]
     answered = respond(app, complaint_id, outcome="explanation",
                        message="Thank you, we passed this on.")
-    assert answered.status == ResolutionStatus.responded
+    # An inquiry is answered and closed at once; other feedback waits for the customer.
+    expected = ResolutionStatus.closed if type_ == "inquiry" else ResolutionStatus.responded
+    assert answered.status == expected
 
 
 def test_a_complaint_reclassified_as_an_inquiry_needs_no_investigation(app, upstream):
@@ -143,6 +166,15 @@ def test_a_complaint_reclassified_as_an_inquiry_needs_no_investigation(app, upst
     view = app.get_resolution(complaint_id)
     assert (view.status, view.type, view.requires_investigation) == (
         ResolutionStatus.ready, "inquiry", False)
+
+
+def test_a_disputed_complaint_reclassified_as_a_suggestion_is_answered_at_once(app, upstream):
+    complaint_id = new_complaint(app, upstream)
+    respond(app, complaint_id)
+    dispute(app, complaint_id)
+    app.process(upstream.reclassified(complaint_id, "suggestion", previous_type="complaint"))
+    view = app.get_resolution(complaint_id)
+    assert (view.status, view.requires_investigation) == (ResolutionStatus.ready, False)
 
 
 def test_an_inquiry_reclassified_as_a_complaint_waits_for_the_investigation(app, upstream):
@@ -183,19 +215,19 @@ def test_each_upstream_position_is_applied_once(app, upstream):
 
 def test_a_refund_keeps_its_amount_as_an_exact_decimal(app, upstream, clock):
     complaint_id = new_complaint(app, upstream)
-    view = respond(app, complaint_id, amount=Decimal("1234.56"), currency="CNY")
+    view = respond(app, complaint_id, amount=Decimal("987.65"), currency="CNY")
     response = view.responses[0]
-    assert response.amount == Decimal("1234.56")
+    assert response.amount == Decimal("987.65")
     assert isinstance(response.amount, Decimal)
     assert (response.currency, response.outcome, response.number) == ("CNY", "refund", 1)
     assert (response.by, response.at) == ("resolver-3", clock.now())
     assert view.first_response_at == clock.now()
-    assert app.get_resolution(complaint_id).responses[0].amount == Decimal("1234.56")
+    assert app.get_resolution(complaint_id).responses[0].amount == Decimal("987.65")
     envelope = app.notifications(1, 100)[-1]
     assert envelope.event_type == "resolution.responded"
-    assert envelope.payload["amount"] == "1234.56"  # a string in JSON, never a float
+    assert envelope.payload["amount"] == "987.65"  # a string in JSON, never a float
     assert not isinstance(envelope.payload["amount"], float)
-    assert envelope.parsed().amount == Decimal("1234.56")
+    assert envelope.parsed().amount == Decimal("987.65")
     assert envelope.parsed().channel == "email"  # sent on the customer's channel
 
 
@@ -247,13 +279,13 @@ def test_a_dispute_sends_a_complaint_back_until_the_next_conclusion(app, upstrea
     assert close(app, complaint_id).outcome == "refund"
 
 
-def test_a_disputed_inquiry_is_answered_again_without_investigation(app, upstream):
-    complaint_id = new_complaint(app, upstream, type_="inquiry")
-    respond(app, complaint_id, outcome="explanation", message="Opening hours are 9-18.")
-    assert dispute(app, complaint_id, "that is wrong").status == ResolutionStatus.ready
-    again = respond(app, complaint_id, outcome="explanation", message="Sorry: 10-22.")
-    assert [r.message for r in again.responses] == ["Opening hours are 9-18.",
-                                                    "Sorry: 10-22."]
+def test_a_disputed_suggestion_is_answered_again_without_investigation(app, upstream):
+    complaint_id = new_complaint(app, upstream, type_="suggestion")
+    respond(app, complaint_id, outcome="explanation", message="We will consider it.")
+    assert dispute(app, complaint_id, "that is no answer").status == ResolutionStatus.ready
+    again = respond(app, complaint_id, outcome="explanation", message="It is planned for May.")
+    assert [r.message for r in again.responses] == ["We will consider it.",
+                                                    "It is planned for May."]
 
 
 def test_a_late_conclusion_does_not_reopen_a_response_in_progress(app, upstream):
@@ -269,17 +301,19 @@ def test_a_second_follow_up_is_refused(app, upstream):
     complaint_id = new_complaint(app, upstream)
     respond(app, complaint_id)
     close(app, complaint_id)
-    follow_up(app, complaint_id, satisfaction=2)
+    follow_up(app, complaint_id, satisfaction=4)
     with pytest.raises(StateConflict) as caught:
         follow_up(app, complaint_id, satisfaction=5)
     assert (caught.value.state, caught.value.allowed) == ("closed", [])
-    assert app.get_resolution(complaint_id).follow_up["satisfaction"] == 2
+    assert app.get_resolution(complaint_id).follow_up["satisfaction"] == 4
 
 
 # --- every forbidden action -----------------------------------------------------------
 
 ACTIONS = {
     "respond": respond,
+    "approve": approve,
+    "reject": reject,
     "accept": accept,
     "dispute": dispute,
     "close": close,
@@ -298,6 +332,12 @@ def _ready(app, upstream):
 def _responded(app, upstream):
     cid = _ready(app, upstream)
     respond(app, cid)
+    return cid
+
+
+def _awaiting_approval(app, upstream):
+    cid = _ready(app, upstream)
+    respond(app, cid, amount=Decimal("5000.00"))
     return cid
 
 
@@ -325,15 +365,23 @@ def _followed_up(app, upstream):
     return cid
 
 
+def _reopened(app, upstream):
+    cid = _closed(app, upstream)
+    follow_up(app, cid, satisfaction=1)
+    return cid
+
+
 STATES = {
     # name: (how to get there, the state reported, the actions allowed there)
     "awaiting_investigation": (_awaiting, "awaiting_investigation", []),
     "ready": (_ready, "ready", ["respond"]),
+    "awaiting_approval": (_awaiting_approval, "awaiting_approval", ["approve", "reject"]),
     "responded": (_responded, "responded", ["accept", "close", "dispute"]),
     "accepted": (_accepted, "accepted", ["close"]),
     "disputed": (_disputed, "disputed", []),
     "closed": (_closed, "closed", ["follow_up"]),
     "followed_up": (_followed_up, "closed", []),
+    "reopened": (_reopened, "reopened", []),
 }
 FORBIDDEN = [(state, action) for state, (_, _, allowed) in STATES.items()
              for action in ACTIONS if action not in allowed]

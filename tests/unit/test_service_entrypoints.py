@@ -62,7 +62,7 @@ def test_the_notifications_rpc_serves_the_log_as_envelopes():
     assert page[0]["event_type"] == "complaint.classified"
 
 
-def test_an_intake_event_delivered_to_investigation_opens_a_case():
+def test_an_intake_event_delivered_to_investigation_opens_and_routes_a_case():
     intake = IntakeApplication(env=POPO)
     investigation = InvestigationApplication(env=POPO)
 
@@ -79,5 +79,7 @@ def test_an_intake_event_delivered_to_investigation_opens_a_case():
         service.on_intake_event(body)
     service.on_intake_event(log(2, 1)[0])  # a redelivery changes nothing
     cases = investigation.list_cases().cases
-    assert len(cases) == 1 and cases[0].version == 1
+    assert len(cases) == 1
+    assert (cases[0].team, cases[0].investigator) == ("customer-service", "inv-1")
+    assert cases[0].version == 2, "opened and assigned once each"
     assert investigation.position("intake") == 3
