@@ -128,6 +128,28 @@ class Reclassify(Request):
         return self
 
 
+class PauseClock(Request):
+    reason: Reason
+
+
+class ResumeClock(Request):
+    reason: Reason
+
+
+class RecordContact(Request):
+    note: Text2000
+    expected_resolution: date | None = Field(
+        default=None, description="given to the customer: this contact is a progress update")
+
+
+class TargetStatus(BaseModel):
+    deadline: AwareDatetime
+    warn_at: AwareDatetime
+    clock: str
+    status: str = Field(description="pending, warned, breached, met, or missed (met late)")
+    met_at: AwareDatetime | None = None
+
+
 class Classification(BaseModel):
     type: ComplaintType
     category: Category
@@ -152,6 +174,9 @@ class ComplaintView(BaseModel):
     deadlines: Deadlines
     acknowledgement: str
     staff_member: str | None = None
+    sla_policy_version: str | None = None
+    targets: dict[str, TargetStatus] = {}
+    clock_paused: bool = False
     version: int
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from contracts.envelope import payload
+from contracts.envelope import payload, upcaster
 from contracts.vocabulary import (
     BacklogStatus,
     Category,
@@ -27,11 +27,20 @@ class _Payload(BaseModel):
 
 
 class Deadlines(_Payload):
+    """The promise told to the customer. v2: a target that does not apply to the
+    complaint's type (e.g. no first contact for praise) is null."""
+
     policy_version: str
-    acknowledge_by: AwareDatetime
-    first_contact_by: AwareDatetime
-    first_reply_by: AwareDatetime
-    resolve_by: AwareDatetime
+    acknowledge_by: AwareDatetime | None = None
+    first_contact_by: AwareDatetime | None = None
+    first_reply_by: AwareDatetime | None = None
+    resolve_by: AwareDatetime | None = None
+
+
+class TargetDeadline(_Payload):
+    deadline: AwareDatetime
+    warn_at: AwareDatetime = Field(description="80% of the target's counted time")
+    clock: str = Field(description="calendar or working")
 
 
 class CorrectiveAction(_Payload):
@@ -65,7 +74,7 @@ class ComplaintReceived(_Payload):
     staff_member: str | None = None
 
 
-@payload("complaint.classified")
+@payload("complaint.classified", version=2)
 class ComplaintClassified(_Payload):
     channel: Channel
     type: ComplaintType
@@ -76,14 +85,14 @@ class ComplaintClassified(_Payload):
     deadlines: Deadlines
 
 
-@payload("complaint.acknowledged")
+@payload("complaint.acknowledged", version=2)
 class ComplaintAcknowledged(_Payload):
     language: Language
     message: str
     deadlines: Deadlines
 
 
-@payload("complaint.reclassified")
+@payload("complaint.reclassified", version=2)
 class ComplaintReclassified(_Payload):
     type: ComplaintType
     category: Category
@@ -93,6 +102,45 @@ class ComplaintReclassified(_Payload):
     previous_severity: Severity
     reason: str
     deadlines: Deadlines
+
+
+# v1 -> v2: the deadlines became optional; every v1 payload is a valid v2 payload.
+for _type in ("complaint.classified", "complaint.acknowledged", "complaint.reclassified"):
+    upcaster(_type, 1)(lambda data: data)
+
+
+@payload("complaint.deadlines_set")
+class ComplaintDeadlinesSet(_Payload):
+    policy_version: str
+    targets: dict[str, TargetDeadline]
+    reason: str
+
+
+@payload("complaint.clock_paused")
+class ComplaintClockPaused(_Payload):
+    reason: str
+
+
+@payload("complaint.clock_resumed")
+class ComplaintClockResumed(_Payload):
+    reason: str
+    paused_seconds: dict[str, float] = Field(description="counted pause per clock")
+
+
+@payload("complaint.deadline_warned")
+class ComplaintDeadlineWarned(_Payload):
+    target: str
+    deadline: AwareDatetime
+    warned_at: AwareDatetime
+
+
+@payload("complaint.target_met")
+class ComplaintTargetMet(_Payload):
+    target: str
+    deadline: AwareDatetime
+    met_at: AwareDatetime
+    on_time: bool
+    step: str
 
 
 @payload("complaint.deadline_breached")

@@ -1,22 +1,30 @@
-"""Intake's use cases: receive (classify and acknowledge at once), reclassify, read."""
+"""Intake's use cases: receive (classify, promise deadlines, acknowledge at once),
+reclassify, pause and resume the SLA clock, record contact with the customer, and the
+SLA timer's warnings and breaches. Resolution's events mark the targets met."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from eventlet.semaphore import Semaphore
+from eventsourcing.domain import Aggregate
 
 from contracts import api, events
-from contracts.envelope import Actor
-from contracts.vocabulary import Channel, Severity
+from contracts.envelope import Actor, Envelope
 from servicekit.application import ServiceApplication, retry_on_conflict
 from servicekit.errors import InvalidCommand, NotFound
 from services.intake import sla
 from services.intake.classification import classify, detect_language
-from services.intake.domain import Complaint, acknowledgement
+from services.intake.domain import DONE, Complaint, acknowledgement
+from services.intake.sla_policy import SlaPolicy, load_policy
 
+log = logging.getLogger(__name__)
 RULES_FILE = Path(__file__).with_name("rules.yaml")
 
 
@@ -27,11 +35,24 @@ class IntakeApplication(ServiceApplication):
         Complaint.Classified: events.ComplaintClassified,
         Complaint.Acknowledged: events.ComplaintAcknowledged,
         Complaint.Reclassified: events.ComplaintReclassified,
+        Complaint.DeadlinesSet: events.ComplaintDeadlinesSet,
+        Complaint.ClockPaused: events.ComplaintClockPaused,
+        Complaint.ClockResumed: events.ComplaintClockResumed,
+        Complaint.DeadlineWarned: events.ComplaintDeadlineWarned,
+        Complaint.DeadlineBreached: events.ComplaintDeadlineBreached,
+        Complaint.TargetMet: events.ComplaintTargetMet,
     }
 
-    def __init__(self, env=None, clock=None, rules: dict[str, Any] | None = None):
+    def __init__(self, env=None, clock=None, rules: dict[str, Any] | None = None,
+                 sla_policy: SlaPolicy | None = None):
         super().__init__(env=env, clock=clock)
         self.rules = rules or yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+        self.sla_policy = sla_policy or load_policy()
+        self._index_lock = Semaphore()
+        self._index_read_up_to = 0
+        self._open: dict[uuid.UUID, dict[str, Any]] = {}  # complaint -> its SLA clock state
+
+    # --- commands -----------------------------------------------------------
 
     def receive_complaint(self, request: api.ReceiveComplaint, actor: Actor,
                           correlation_id: str | None = None) -> api.ComplaintView:
@@ -49,27 +70,156 @@ class IntakeApplication(ServiceApplication):
             received_at=received_at, staff_member=request.staff_member,
         )
         decision = classify(request.text, self.rules)
-        deadlines = sla.deadlines(received_at, request.channel, decision.severity)
-        complaint.classify(meta, decision, deadlines)
+        targets = self._schedule(complaint, decision.type.value, decision.severity.value)
+        promised = sla.promise(self.sla_policy.version, targets)
+        complaint.classify(meta, decision, promised)
         complaint.acknowledge(meta, language.value,
-                              acknowledgement(language, complaint_id, decision.type, deadlines),
-                              deadlines)
+                              acknowledgement(language, complaint_id, decision.type, promised),
+                              promised)
+        complaint.set_deadlines(meta, self.sla_policy.version, targets, "classified")
+        complaint.mark_met(meta, "acknowledge", "acknowledgement sent")
         self.save(complaint)
         return self.view(complaint)
+
+    def _schedule(self, complaint: Complaint, type: str, severity: str
+                  ) -> dict[str, dict[str, Any]]:
+        return sla.schedule(self.sla_policy, complaint.received_at, type, severity,
+                            complaint.channel, complaint.paused)
 
     @retry_on_conflict
     def reclassify(self, complaint_id: uuid.UUID, request: api.Reclassify, actor: Actor,
                    correlation_id: str | None = None) -> api.ComplaintView:
         complaint = self._complaint(complaint_id)
+        meta = self.meta(complaint_id, actor, correlation_id)
+        scheduled: dict[str, dict[str, Any]] = {}
 
-        def deadlines_for(severity: Severity) -> dict[str, Any]:
-            return sla.deadlines(complaint.received_at, Channel(complaint.channel), severity)
+        def deadlines_for(severity: Any) -> dict[str, Any]:
+            type_ = (request.type or complaint.classification["type"])
+            scheduled.update(self._schedule(complaint, str(getattr(type_, "value", type_)),
+                                            str(severity.value)))
+            return sla.promise(self.sla_policy.version, scheduled)
 
-        complaint.reclassify(self.meta(complaint_id, actor, correlation_id), request.reason,
-                             deadlines_for, type=request.type, category=request.category,
-                             severity=request.severity)
+        complaint.reclassify(meta, request.reason, deadlines_for, type=request.type,
+                             category=request.category, severity=request.severity)
+        complaint.set_deadlines(meta, self.sla_policy.version, scheduled, "reclassified")
         self.save(complaint)
         return self.view(complaint)
+
+    def _on_complaint(self, complaint_id: uuid.UUID, actor: Actor, correlation_id: str | None,
+                      act: Callable[[Complaint, dict[str, Any]], None]) -> api.ComplaintView:
+        complaint = self._complaint(complaint_id)
+        act(complaint, self.meta(complaint_id, actor, correlation_id))
+        self.save(complaint)
+        return self.view(complaint)
+
+    @retry_on_conflict
+    def pause_clock(self, complaint_id: uuid.UUID, request: api.PauseClock, actor: Actor,
+                    correlation_id: str | None = None) -> api.ComplaintView:
+        return self._on_complaint(complaint_id, actor, correlation_id,
+                                  lambda c, m: c.pause_clock(m, request.reason))
+
+    @retry_on_conflict
+    def resume_clock(self, complaint_id: uuid.UUID, request: api.ResumeClock, actor: Actor,
+                     correlation_id: str | None = None) -> api.ComplaintView:
+        def counted(clock: str, start: datetime, end: datetime) -> timedelta:
+            return self.sla_policy.clock(clock).counted(start, end)
+
+        def act(complaint: Complaint, meta: dict[str, Any]) -> None:
+            complaint.resume_clock(meta, request.reason, counted, lambda paused: sla.schedule(
+                self.sla_policy, complaint.received_at, complaint.classification["type"],
+                complaint.classification["severity"], complaint.channel, paused))
+
+        return self._on_complaint(complaint_id, actor, correlation_id, act)
+
+    @retry_on_conflict
+    def record_contact(self, complaint_id: uuid.UUID, request: api.RecordContact, actor: Actor,
+                       correlation_id: str | None = None) -> api.ComplaintView:
+        def act(complaint: Complaint, meta: dict[str, Any]) -> None:
+            complaint.mark_met(meta, "first_contact", "the customer was contacted")
+            if request.expected_resolution is not None:
+                complaint.mark_met(meta, "progress_update",
+                                   f"progress update; expected resolution "
+                                   f"{request.expected_resolution.isoformat()}")
+
+        return self._on_complaint(complaint_id, actor, correlation_id, act)
+
+    # --- policy: resolution's steps meet the targets --------------------------
+
+    def policy(self, envelope: Envelope) -> Iterable[Aggregate]:
+        if envelope.event_type not in ("resolution.responded", "resolution.closed"):
+            return ()
+        complaint = self.get_or_none(envelope.complaint_id)
+        if complaint is None:
+            return ()
+        meta = self.system_meta(envelope)
+        if envelope.event_type == "resolution.responded":
+            complaint.mark_met(meta, "first_contact", "a response was sent")
+            complaint.mark_met(meta, "first_reply", "a response was sent")
+        else:
+            complaint.mark_met(meta, "resolve", "resolved and closed")
+            for name in list(complaint.targets):  # moot once resolved
+                complaint.mark_met(meta, name, "resolved before it fell due")
+        return (complaint,)
+
+    # --- the SLA timer -----------------------------------------------------------
+
+    def check_deadlines(self) -> int:
+        """Record every warning and breach due now; returns how many complaints changed.
+        Safe with several instances and across restarts: each complaint's own events
+        say what was already recorded, and a concurrent save is re-read and retried."""
+        now = self.clock.now()
+        changed = 0
+        for complaint_id in self._due(now):
+            if self._tick(complaint_id, now):
+                changed += 1
+        return changed
+
+    @retry_on_conflict
+    def _tick(self, complaint_id: uuid.UUID, now: datetime) -> bool:
+        complaint = self._complaint(complaint_id)
+        if not complaint.due(now):
+            return False
+        meta = self.meta(complaint_id, Actor(id="sla-clock", role="system"), at=now)
+        complaint.tick(meta)
+        self.save(complaint)
+        return True
+
+    def _due(self, now: datetime) -> list[uuid.UUID]:
+        """Complaints with a warning or breach due, from an index folded from this
+        service's own log (so a tick does not load every complaint)."""
+        with self._index_lock:
+            while True:
+                page = self.recorder.select_notifications(
+                    start=self._index_read_up_to + 1, limit=1000)
+                for notification in page:
+                    self._fold(self.mapper.to_domain_event(notification))
+                    self._index_read_up_to = notification.id
+                if len(page) < 1000:
+                    break
+            return [cid for cid, state in self._open.items() if not state["paused"] and any(
+                (t["status"] == "pending" and now >= t["warn_at"]) or
+                (t["status"] in ("pending", "warned") and now >= t["deadline"])
+                for t in state["targets"].values())]
+
+    def _fold(self, event: Any) -> None:
+        cid = event.originator_id
+        state = self._open.setdefault(cid, {"paused": False, "targets": {}})
+        if isinstance(event, Complaint.DeadlinesSet):
+            state["targets"] = {n: {**t, "status": state["targets"].get(n, {}).get(
+                "status", "pending")} for n, t in event.targets.items()}
+        elif isinstance(event, Complaint.ClockPaused):
+            state["paused"] = True
+        elif isinstance(event, Complaint.ClockResumed):
+            state["paused"] = False
+        elif isinstance(event, Complaint.DeadlineWarned | Complaint.DeadlineBreached |
+                        Complaint.TargetMet) and event.target in state["targets"]:
+            state["targets"][event.target]["status"] = (
+                "warned" if isinstance(event, Complaint.DeadlineWarned) else "done")
+        if state["targets"] and all(t["status"] in (*DONE, "done")
+                                    for t in state["targets"].values()):
+            del self._open[cid]
+
+    # --- queries ------------------------------------------------------------
 
     def get_complaint(self, complaint_id: uuid.UUID) -> api.ComplaintView:
         return self.view(self._complaint(complaint_id))
@@ -88,5 +238,6 @@ class IntakeApplication(ServiceApplication):
             customer_request=c.customer_request, happened_at=c.happened_at,
             received_at=c.received_at, classification=c.classification,
             deadlines=c.deadlines, acknowledgement=c.acknowledgement,
-            staff_member=c.staff_member, version=c.version,
+            staff_member=c.staff_member, sla_policy_version=c.sla_policy_version,
+            targets=c.targets, clock_paused=c.paused_since is not None, version=c.version,
         )

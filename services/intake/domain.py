@@ -9,19 +9,20 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from contracts.vocabulary import Category, ComplaintType, Language, Severity
-from servicekit.errors import InvalidCommand
+from servicekit.errors import InvalidCommand, StateConflict
 from services.intake.classification import Decision
 
-ACK_TEMPLATES = {
-    Language.en: (
-        "We have received your {type} (reference {ref}). We will contact you by "
-        "{first_contact_by}, reply by {first_reply_by}, and aim to resolve it by "
-        "{resolve_by} (UTC)."
-    ),
-    Language.zh: (
-        "我们已收到您的{type}（编号 {ref}）。我们将在 {first_contact_by} 前与您联系，"
-        "在 {first_reply_by} 前答复，并争取在 {resolve_by}（UTC）前解决。"
-    ),
+ACK_OPENING = {
+    Language.en: "We have received your {type} (reference {ref}).",
+    Language.zh: "我们已收到您的{type}（编号 {ref}）。",
+}
+ACK_PROMISES = {  # in the order told to the customer; a target that does not apply is skipped
+    Language.en: [("first_contact_by", " We will contact you by {} (UTC)."),
+                  ("first_reply_by", " You will have our reply by {} (UTC)."),
+                  ("resolve_by", " We aim to resolve it by {} (UTC).")],
+    Language.zh: [("first_contact_by", "我们将在 {}（UTC）前与您联系。"),
+                  ("first_reply_by", "我们将在 {}（UTC）前答复您。"),
+                  ("resolve_by", "我们争取在 {}（UTC）前解决。")],
 }
 TYPE_LABELS = {
     Language.en: {"complaint": "complaint", "suggestion": "suggestion", "praise": "feedback",
@@ -32,16 +33,16 @@ TYPE_LABELS = {
 
 def acknowledgement(language: Language, complaint_id: uuid.UUID, type_: ComplaintType,
                     deadlines: dict[str, Any]) -> str:
-    def fmt(key: str) -> str:
-        return deadlines[key].strftime("%Y-%m-%d %H:%M")
+    """The acknowledgement in the customer's language, stating the promised deadlines."""
+    text = ACK_OPENING[language].format(type=TYPE_LABELS[language][type_.value],
+                                        ref=str(complaint_id)[:8])
+    for key, sentence in ACK_PROMISES[language]:
+        if deadlines.get(key) is not None:
+            text += sentence.format(deadlines[key].strftime("%Y-%m-%d %H:%M"))
+    return text
 
-    return ACK_TEMPLATES[language].format(
-        type=TYPE_LABELS[language][type_.value],
-        ref=str(complaint_id)[:8],
-        first_contact_by=fmt("first_contact_by"),
-        first_reply_by=fmt("first_reply_by"),
-        resolve_by=fmt("resolve_by"),
-    )
+
+DONE = ("met", "missed", "breached")
 
 
 class Complaint(Aggregate):
@@ -68,6 +69,10 @@ class Complaint(Aggregate):
         self.classification: dict[str, Any] = {}
         self.deadlines: dict[str, Any] = {}
         self.acknowledgement = ""
+        self.sla_policy_version: str | None = None
+        self.targets: dict[str, dict[str, Any]] = {}
+        self.paused_since: datetime | None = None
+        self.paused: dict[str, float] = {}  # counted paused seconds per clock
 
     def classify(self, meta: dict[str, Any], decision: Decision,
                  deadlines: dict[str, Any]) -> None:
@@ -114,3 +119,96 @@ class Complaint(Aggregate):
                                "method": "override", "matched_rules":
                                self.classification["matched_rules"], "reason": reason}
         self.deadlines = deadlines
+
+    # --- the SLA clock -------------------------------------------------------
+
+    @event("DeadlinesSet")
+    def set_deadlines(self, meta: dict[str, Any], policy_version: str,
+                      targets: dict[str, dict[str, Any]], reason: str) -> None:
+        """A new schedule keeps what already happened to each target that remains."""
+        self.sla_policy_version = policy_version
+        self.targets = {
+            name: {**target, "status": self.targets.get(name, {}).get("status", "pending"),
+                   "met_at": self.targets.get(name, {}).get("met_at")}
+            for name, target in targets.items()}
+
+    def _open_targets(self) -> list[str]:
+        return [n for n, t in self.targets.items() if t["status"] not in DONE]
+
+    def pause_clock(self, meta: dict[str, Any], reason: str) -> None:
+        if self.paused_since is not None:
+            raise StateConflict("pause the clock", "clock paused", ["resume_clock"])
+        if not self._open_targets():
+            raise StateConflict("pause the clock", "every target met or breached", [])
+        self._clock_paused(meta, reason)
+
+    @event("ClockPaused")
+    def _clock_paused(self, meta: dict[str, Any], reason: str) -> None:
+        self.paused_since = meta["at"]
+
+    def resume_clock(self, meta: dict[str, Any], reason: str, counted, reschedule) -> None:
+        """counted(clock, start, end) -> timedelta; reschedule(paused) -> targets."""
+        if self.paused_since is None or self.sla_policy_version is None:
+            raise StateConflict("resume the clock", "clock running", ["pause_clock"])
+        paused_seconds = {clock: counted(clock, self.paused_since, meta["at"]).total_seconds()
+                          for clock in ("calendar", "working")}
+        self._clock_resumed(meta, reason, paused_seconds)
+        self.set_deadlines(meta, self.sla_policy_version, reschedule(self.paused),
+                           "the clock resumed")
+
+    @event("ClockResumed")
+    def _clock_resumed(self, meta: dict[str, Any], reason: str,
+                       paused_seconds: dict[str, float]) -> None:
+        self.paused_since = None
+        for clock, seconds in paused_seconds.items():
+            self.paused[clock] = self.paused.get(clock, 0.0) + seconds
+
+    def due(self, now: datetime) -> bool:
+        """Whether tick() at `now` would record anything."""
+        if self.paused_since is not None:
+            return False
+        return any((t["status"] == "pending" and now >= t["warn_at"]) or
+                   (t["status"] in ("pending", "warned") and now >= t["deadline"])
+                   for t in self.targets.values())
+
+    def tick(self, meta: dict[str, Any]) -> None:
+        """Warn at 80% and breach at 100% of each open target, each exactly once: the
+        aggregate's own state says what was already recorded."""
+        now = meta["at"]
+        if self.paused_since is not None:
+            return
+        for name in sorted(self.targets):
+            target = self.targets[name]
+            if target["status"] == "pending" and now >= target["warn_at"]:
+                self._deadline_warned(meta, name, target["deadline"], now)
+            if target["status"] in ("pending", "warned") and now >= target["deadline"]:
+                self._deadline_breached(meta, name, target["deadline"], now)
+
+    @event("DeadlineWarned")
+    def _deadline_warned(self, meta: dict[str, Any], target: str, deadline: datetime,
+                         warned_at: datetime) -> None:
+        self.targets[target]["status"] = "warned"
+
+    @event("DeadlineBreached")
+    def _deadline_breached(self, meta: dict[str, Any], target: str, deadline: datetime,
+                           breached_at: datetime) -> None:
+        self.targets[target]["status"] = "breached"
+
+    def mark_met(self, meta: dict[str, Any], target: str, step: str) -> None:
+        """The step a target waits for happened: met on time, or missed (late). A target
+        that does not apply, or already has its outcome, records nothing."""
+        current = self.targets.get(target)
+        if current is None or current["status"] in ("met", "missed") or \
+                current.get("met_at") is not None:
+            return
+        self._target_met(meta, target, current["deadline"], meta["at"],
+                         meta["at"] <= current["deadline"], step)
+
+    @event("TargetMet")
+    def _target_met(self, meta: dict[str, Any], target: str, deadline: datetime,
+                    met_at: datetime, on_time: bool, step: str) -> None:
+        status = self.targets[target]["status"]
+        # A breached target keeps its breach; it is also marked when the step happens.
+        self.targets[target]["status"] = "breached" if status == "breached" else (
+            "met" if on_time else "missed")
+        self.targets[target]["met_at"] = met_at

@@ -1,19 +1,40 @@
-"""Intake's nameko service: HTTP entrypoints only; each validates, calls, returns."""
+"""Intake's nameko service: HTTP entrypoints (each validates, calls, returns), the
+resolution subscription that marks targets met, and the SLA timer."""
 
 from __future__ import annotations
 
+import os
 import uuid
+
+from nameko.timer import timer
 
 from contracts import api
 from servicekit.http import endpoint
-from servicekit.runtime import ServiceBase, ServiceRuntime
+from servicekit.messaging import upstream_events
+from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
 from services.intake.application import IntakeApplication
+
+# How often the SLA clock looks for due warnings and breaches (seconds).
+SLA_TICK_SECONDS = float(os.environ.get("SLA_TICK_SECONDS", "15"))
 
 
 class IntakeService(ServiceBase):
     name = "intake"
     title = "Intake: complaints received, classified and acknowledged"
-    runtime = ServiceRuntime(IntakeApplication)
+    runtime = ServiceRuntime(IntakeApplication, upstreams=("resolution",))
+
+    @upstream_events("resolution")
+    def on_resolution_event(self, body):
+        self.runtime.deliver("resolution", body)
+
+    @timer(interval=CATCH_UP_SECONDS, eager=True)
+    def catch_up(self):
+        self.runtime.catch_up()
+
+    @timer(interval=SLA_TICK_SECONDS, eager=True)
+    def check_deadlines(self):
+        if self.runtime.app.check_deadlines():
+            self.runtime.wake()
 
     @endpoint("POST", "/complaints", body=api.ReceiveComplaint, response=api.ComplaintView,
               status=201, summary="receive_complaint")
@@ -30,3 +51,21 @@ class IntakeService(ServiceBase):
     def reclassify(self, call, complaint_id: uuid.UUID):
         return self.runtime.app.reclassify(complaint_id, call.body, call.actor,
                                            call.correlation_id)
+
+    @endpoint("POST", "/complaints/<complaint_id>/pause", body=api.PauseClock,
+              response=api.ComplaintView, summary="pause_clock")
+    def pause_clock(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.pause_clock(complaint_id, call.body, call.actor,
+                                            call.correlation_id)
+
+    @endpoint("POST", "/complaints/<complaint_id>/resume", body=api.ResumeClock,
+              response=api.ComplaintView, summary="resume_clock")
+    def resume_clock(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.resume_clock(complaint_id, call.body, call.actor,
+                                             call.correlation_id)
+
+    @endpoint("POST", "/complaints/<complaint_id>/contact", body=api.RecordContact,
+              response=api.ComplaintView, summary="record_contact")
+    def record_contact(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.record_contact(complaint_id, call.body, call.actor,
+                                               call.correlation_id)

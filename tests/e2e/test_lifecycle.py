@@ -74,6 +74,8 @@ EXPECTED = [  # (service, event type, actor) of every event, each exactly once
     ("intake", "complaint.received", "agent-7"),
     ("intake", "complaint.classified", "agent-7"),
     ("intake", "complaint.acknowledged", "agent-7"),
+    ("intake", "complaint.deadlines_set", "agent-7"),
+    ("intake", "complaint.target_met", "agent-7"),  # acknowledged on time
     ("investigation", "case.opened", "investigation"),
     ("resolution", "resolution.opened", "resolution"),
     ("resolution", "resolution.registered", "resolution"),
@@ -83,6 +85,7 @@ EXPECTED = [  # (service, event type, actor) of every event, each exactly once
     ("investigation", "corrective_action.opened", "inv-1"),
     ("resolution", "resolution.ready", "resolution"),
     ("resolution", "resolution.responded", "res-1"),
+    ("intake", "complaint.target_met", "intake"),  # first reply
     ("resolution", "resolution.disputed", "res-1"),
     ("investigation", "case.reopened", "investigation"),
     ("investigation", "case.concluded", "inv-1"),
@@ -91,6 +94,7 @@ EXPECTED = [  # (service, event type, actor) of every event, each exactly once
     ("resolution", "resolution.responded", "res-1"),
     ("resolution", "resolution.accepted", "res-1"),
     ("resolution", "resolution.closed", "res-1"),
+    ("intake", "complaint.target_met", "intake"),  # resolved
     ("resolution", "resolution.followed_up", "res-1"),
 ]
 CAUSES = [  # (cause, effect): the effect must come after the cause in the trail

@@ -336,7 +336,7 @@ def test_a_received_complaint_is_stored_and_published_without_personal_data(
     created = intake.post("/complaints", complaint())
     assert created.status_code == 201, created.text
     complaint_id = created.json()["complaint_id"]
-    assert intake.position() == 3
+    assert intake.position() == 5  # received, classified, acknowledged, SLA schedule, met
     view = intake.get(f"/complaints/{complaint_id}").json()
     assert view["customer"]["email"] == EMAIL  # intake itself keeps it
 
@@ -350,10 +350,11 @@ def test_a_received_complaint_is_stored_and_published_without_personal_data(
             assert personal not in body, (personal, message.delivery_info["routing_key"])
 
     trail = eventually(lambda: (r := reporting.get(f"/complaints/{complaint_id}/audit"))
-                       .status_code == 200 and len(r.json()["events"]) == 3 and r,
+                       .status_code == 200 and len(r.json()["events"]) == 5 and r,
                        "reporting's audit trail of the complaint")
     assert [e["event_type"] for e in trail.json()["events"]] == [
-        "complaint.received", "complaint.classified", "complaint.acknowledged"]
+        "complaint.received", "complaint.classified", "complaint.acknowledged",
+        "complaint.deadlines_set", "complaint.target_met"]
     for personal in (NAME, PHONE_E164, "13800138000", EMAIL):
         assert personal not in trail.text
 

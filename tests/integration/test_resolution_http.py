@@ -68,8 +68,9 @@ def test_praise_is_recorded_and_a_large_remedy_waits_for_a_supervisor(services, 
     assert approved.json()["status"] == "responded"
     assert approved.json()["responses"][0]["amount"] == "1000.01"
     published.wait_for("resolution.resolution.responded")
-    assert published.routing_keys()[-2:] == ["resolution.resolution.remedy_approved",
-                                             "resolution.resolution.responded"]
+    own = [key for key in published.routing_keys() if key.startswith("resolution.")]
+    assert own[-2:] == ["resolution.resolution.remedy_approved",
+                        "resolution.resolution.responded"]
 
 
 def test_a_suggestion_is_on_the_backlog_and_changes_status(services, published):

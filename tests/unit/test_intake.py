@@ -79,11 +79,13 @@ def test_a_critical_complaint_promises_contact_within_30_minutes(intake):
                    channel="phone")
     assert view.classification.severity == "critical"
     deadlines = view.deadlines
+    policy = sla.default_policy()
     assert deadlines.acknowledge_by == RECEIVED + timedelta(minutes=30)
     assert deadlines.first_contact_by == RECEIVED + timedelta(minutes=30)
-    assert deadlines.first_reply_by == RECEIVED + timedelta(hours=4)
-    assert deadlines.resolve_by == RECEIVED + timedelta(days=3)
-    assert deadlines.policy_version == sla.POLICY_VERSION
+    assert deadlines.first_reply_by == RECEIVED + timedelta(hours=24)
+    # a complex case: resolution by the promised date, in working days
+    assert deadlines.resolve_by == policy.clock("working").add(RECEIVED, timedelta(hours=90))
+    assert deadlines.policy_version == policy.version
 
 
 def test_an_email_complaint_promises_a_first_reply_within_4_hours(intake):
@@ -91,7 +93,7 @@ def test_an_email_complaint_promises_a_first_reply_within_4_hours(intake):
     assert view.classification.severity == "normal"
     assert view.deadlines.acknowledge_by == RECEIVED + timedelta(hours=2)
     assert view.deadlines.first_reply_by == RECEIVED + timedelta(hours=4)
-    assert view.deadlines.first_contact_by == RECEIVED + timedelta(hours=24)
+    assert view.deadlines.first_contact_by is None, "only urgent complaints promise a call"
     assert view.deadlines.resolve_by == RECEIVED + timedelta(hours=24)
 
 
@@ -113,11 +115,14 @@ def test_deadlines_run_from_the_time_of_receipt(intake, clock):
 def test_every_deadline_honours_the_service_level_targets(channel, severity):
     d = sla.deadlines(RECEIVED, channel, severity)
     urgent = severity == Severity.critical
-    assert RECEIVED < d["acknowledge_by"] <= d["first_contact_by"] <= d["resolve_by"]
+    assert RECEIVED < d["acknowledge_by"] <= d["resolve_by"]
     assert d["first_reply_by"] <= RECEIVED + timedelta(hours=24)
     assert d["first_reply_by"] <= d["resolve_by"]
-    assert (d["first_contact_by"] - RECEIVED <= timedelta(minutes=30)) == urgent
-    if channel == Channel.email or urgent:
+    if urgent:
+        assert d["acknowledge_by"] <= d["first_contact_by"] <= RECEIVED + timedelta(minutes=30)
+    else:
+        assert d["first_contact_by"] is None
+    if channel == Channel.email:
         assert d["first_reply_by"] <= RECEIVED + timedelta(hours=4)
     if severity in (Severity.low, Severity.normal):
         assert d["resolve_by"] == RECEIVED + timedelta(hours=24)
@@ -129,7 +134,6 @@ def test_an_english_customer_is_acknowledged_in_english_with_the_deadlines(intak
     assert view.language == "en"
     assert ack.startswith("We have received your complaint")
     assert str(view.complaint_id)[:8] in ack
-    assert hhmm(view.deadlines.first_contact_by) in ack  # 2026-11-03 09:00
     assert hhmm(view.deadlines.first_reply_by) in ack  # 2026-11-02 13:00
     assert "2026-11-02 13:00" in ack
     assert hhmm(view.deadlines.resolve_by) in ack
@@ -163,8 +167,9 @@ def test_the_notification_log_holds_receipt_classification_and_acknowledgement(i
     view = receive(intake, "I was overcharged on my invoice", channel="email")
     envelopes = intake.notifications(1, 10)
     assert [e.event_type for e in envelopes] == [
-        "complaint.received", "complaint.classified", "complaint.acknowledged"]
-    assert [e.origin_position for e in envelopes] == [1, 2, 3]
+        "complaint.received", "complaint.classified", "complaint.acknowledged",
+        "complaint.deadlines_set", "complaint.target_met"]
+    assert [e.origin_position for e in envelopes] == [1, 2, 3, 4, 5]
     assert {e.complaint_id for e in envelopes} == {view.complaint_id}
     assert {e.origin_service for e in envelopes} == {"intake"}
     assert {e.actor for e in envelopes} == {AGENT}
@@ -174,7 +179,8 @@ def test_the_notification_log_holds_receipt_classification_and_acknowledgement(i
     assert classified.category == "billing"
     assert classified.deadlines == view.deadlines
     assert envelopes[2].parsed().message == view.acknowledgement
-    assert intake.head() == 3
+    assert envelopes[4].parsed().target == "acknowledge" and envelopes[4].parsed().on_time
+    assert intake.head() == 5
 
 
 def test_the_customer_personal_data_never_leaves_intake(intake):
@@ -209,7 +215,8 @@ def test_reclassify_recomputes_the_deadlines_from_the_time_of_receipt(intake, cl
     after = reclassify(intake, view.complaint_id, severity="critical",
                        reason="customer says she was injured")
     assert after.deadlines.first_contact_by == RECEIVED + timedelta(minutes=30)
-    assert after.deadlines.resolve_by == RECEIVED + timedelta(days=3)
+    assert after.deadlines.resolve_by == sla.default_policy().clock("working").add(
+        RECEIVED, timedelta(hours=90))
     assert after.deadlines.first_reply_by == RECEIVED + timedelta(hours=4)
     assert after.deadlines != view.deadlines
 
@@ -222,12 +229,13 @@ def test_the_automatic_decision_stays_visible_after_an_override(intake, clock):
     envelopes = intake.notifications(1, 10)
     assert [e.event_type for e in envelopes] == [
         "complaint.received", "complaint.classified", "complaint.acknowledged",
-        "complaint.reclassified"]
+        "complaint.deadlines_set", "complaint.target_met", "complaint.reclassified",
+        "complaint.deadlines_set"]
     automatic = envelopes[1].parsed()
     assert (automatic.type, automatic.category, automatic.severity) == (
         "complaint", "billing", "normal")
     assert automatic.matched_rules == ["cat.billing.en"]
-    override = envelopes[3]
+    override = envelopes[5]
     assert override.actor == SUPERVISOR
     assert override.occurred_at == RECEIVED + timedelta(hours=2)
     change = override.parsed()
@@ -241,7 +249,8 @@ def test_a_second_override_remembers_the_first_as_previous(intake):
     view = receive(intake, "rude staff")
     reclassify(intake, view.complaint_id, severity="high", reason="third visit this month")
     reclassify(intake, view.complaint_id, severity="critical", reason="now a lawyer letter")
-    last = intake.notifications(1, 10)[-1].parsed()
+    last = [e for e in intake.notifications(1, 20)
+            if e.event_type == "complaint.reclassified"][-1].parsed()
     assert (last.previous_severity, last.severity) == ("high", "critical")
 
 
