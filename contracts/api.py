@@ -115,6 +115,19 @@ class ReceiveComplaint(Request):
         default=None, description="the staff member the feedback is about (e.g. praise)")
 
 
+class TriageItem(BaseModel):
+    complaint_id: uuid.UUID
+    received_at: AwareDatetime
+    type: ComplaintType
+    category: Category
+    confidence: float | None
+    scores: dict[str, float]
+
+
+class TriageQueue(BaseModel):
+    complaints: list[TriageItem]
+
+
 class Reclassify(Request):
     type: ComplaintType | None = None
     category: Category | None = None
@@ -126,6 +139,10 @@ class Reclassify(Request):
         if self.type is None and self.category is None and self.severity is None:
             raise ValueError("give at least one of type, category, severity")
         return self
+
+
+class Decide(Request):
+    reason: Reason
 
 
 class PauseClock(Request):
@@ -157,6 +174,10 @@ class Classification(BaseModel):
     method: str = Field(description="automatic or override")
     matched_rules: list[str]
     reason: str | None = None
+    ruleset_version: str | None = None
+    scores: dict[str, float] = {}
+    confidence: float | None = None
+    needs_triage: bool = False
 
 
 class ComplaintView(BaseModel):
@@ -176,6 +197,10 @@ class ComplaintView(BaseModel):
     staff_member: str | None = None
     sla_policy_version: str | None = None
     targets: dict[str, TargetStatus] = {}
+    possible_duplicate_of: uuid.UUID | None = None
+    duplicate_status: str | None = Field(default=None,
+                                         description="flagged, merged or dismissed")
+    merged_duplicates: list[uuid.UUID] = []
     clock_paused: bool = False
     version: int
 

@@ -83,6 +83,9 @@ class ComplaintClassified(_Payload):
     matched_rules: list[str]
     ruleset_version: str
     deadlines: Deadlines
+    scores: dict[str, float] = Field(default_factory=dict, description="per category")
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    needs_triage: bool = Field(default=False, description="low confidence: an agent decides")
 
 
 @payload("complaint.acknowledged", version=2)
@@ -107,6 +110,33 @@ class ComplaintReclassified(_Payload):
 # v1 -> v2: the deadlines became optional; every v1 payload is a valid v2 payload.
 for _type in ("complaint.classified", "complaint.acknowledged", "complaint.reclassified"):
     upcaster(_type, 1)(lambda data: data)
+
+
+@payload("complaint.classification_confirmed")
+class ComplaintClassificationConfirmed(_Payload):
+    reason: str
+
+
+@payload("complaint.possible_duplicate")
+class ComplaintPossibleDuplicate(_Payload):
+    earlier_complaint_id: str
+    similarity: float = Field(ge=0, le=1)
+
+
+@payload("complaint.merged")
+class ComplaintMerged(_Payload):
+    into_complaint_id: str
+    reason: str
+
+
+@payload("complaint.duplicate_absorbed")
+class ComplaintDuplicateAbsorbed(_Payload):
+    duplicate_complaint_id: str
+
+
+@payload("complaint.duplicate_dismissed")
+class ComplaintDuplicateDismissed(_Payload):
+    reason: str
 
 
 @payload("complaint.deadlines_set")

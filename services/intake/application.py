@@ -5,13 +5,13 @@ SLA timer's warnings and breaches. Resolution's events mark the targets met."""
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
+from difflib import SequenceMatcher
 from typing import Any
 
-import yaml
 from eventlet.semaphore import Semaphore
 from eventsourcing.domain import Aggregate
 
@@ -20,12 +20,37 @@ from contracts.envelope import Actor, Envelope
 from servicekit.application import ServiceApplication, retry_on_conflict
 from servicekit.errors import InvalidCommand, NotFound
 from services.intake import sla
-from services.intake.classification import classify, detect_language
+from services.intake.classification import (
+    DEFAULT_RULES_FILE,
+    classify,
+    detect_language,
+    load_rules,
+    validate_rules,
+)
 from services.intake.domain import DONE, Complaint, acknowledgement
 from services.intake.sla_policy import SlaPolicy, load_policy
 
 log = logging.getLogger(__name__)
-RULES_FILE = Path(__file__).with_name("rules.yaml")
+
+REPEAT_WINDOW = timedelta(days=90)  # an earlier complaint this recent makes it a repeat
+DUPLICATE_WINDOW = timedelta(days=14)  # ... and with similar text, a possible duplicate
+SIMILAR = 0.6
+
+
+def customer_keys(customer: dict[str, Any]) -> list[tuple[str, str]]:
+    """What identifies a customer: phone, email (case-insensitive) or customer id."""
+    keys = [("phone", customer.get("phone")), ("email", (customer.get("email") or "").lower()),
+            ("customer_id", customer.get("customer_id"))]
+    return [(kind, value) for kind, value in keys if value]
+
+
+def most_similar(text: str, earlier: list[tuple[uuid.UUID, str]]
+                 ) -> tuple[uuid.UUID, float] | None:
+    """The most similar earlier text at or above SIMILAR (character-level, so Chinese
+    needs no word splitting)."""
+    best = max(((cid, SequenceMatcher(None, text.lower(), other.lower()).ratio())
+                for cid, other in earlier), key=lambda item: item[1], default=None)
+    return (best[0], round(best[1], 3)) if best and best[1] >= SIMILAR else None
 
 
 class IntakeApplication(ServiceApplication):
@@ -41,16 +66,24 @@ class IntakeApplication(ServiceApplication):
         Complaint.DeadlineWarned: events.ComplaintDeadlineWarned,
         Complaint.DeadlineBreached: events.ComplaintDeadlineBreached,
         Complaint.TargetMet: events.ComplaintTargetMet,
+        Complaint.ClassificationConfirmed: events.ComplaintClassificationConfirmed,
+        Complaint.PossibleDuplicateFlagged: events.ComplaintPossibleDuplicate,
+        Complaint.Merged: events.ComplaintMerged,
+        Complaint.DuplicateAbsorbed: events.ComplaintDuplicateAbsorbed,
+        Complaint.DuplicateDismissed: events.ComplaintDuplicateDismissed,
     }
 
     def __init__(self, env=None, clock=None, rules: dict[str, Any] | None = None,
                  sla_policy: SlaPolicy | None = None):
         super().__init__(env=env, clock=clock)
-        self.rules = rules or yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+        self.rules = validate_rules(rules) if rules else load_rules(
+            os.environ.get("CLASSIFICATION_RULES_FILE") or DEFAULT_RULES_FILE)
         self.sla_policy = sla_policy or load_policy()
         self._index_lock = Semaphore()
         self._index_read_up_to = 0
         self._open: dict[uuid.UUID, dict[str, Any]] = {}  # complaint -> its SLA clock state
+        self._customers: dict[tuple[str, str], list[tuple[uuid.UUID, datetime, str]]] = {}
+        self._triage: dict[uuid.UUID, Any] = {}  # complaint -> its Classified event
 
     # --- commands -----------------------------------------------------------
 
@@ -69,7 +102,10 @@ class IntakeApplication(ServiceApplication):
             customer_request=request.customer_request, happened_at=request.happened_at,
             received_at=received_at, staff_member=request.staff_member,
         )
-        decision = classify(request.text, self.rules)
+        earlier = self._earlier_from_customer(request.customer.model_dump(mode="json"),
+                                              received_at)
+        repeat = any(received_at - at <= REPEAT_WINDOW for _, at, _ in earlier)
+        decision = classify(request.text, self.rules, repeat=repeat)
         targets = self._schedule(complaint, decision.type.value, decision.severity.value)
         promised = sla.promise(self.sla_policy.version, targets)
         complaint.classify(meta, decision, promised)
@@ -78,8 +114,22 @@ class IntakeApplication(ServiceApplication):
                               promised)
         complaint.set_deadlines(meta, self.sla_policy.version, targets, "classified")
         complaint.mark_met(meta, "acknowledge", "acknowledgement sent")
+        duplicate = most_similar(request.text, [(cid, text) for cid, at, text in earlier
+                                                if received_at - at <= DUPLICATE_WINDOW])
+        if duplicate is not None:
+            complaint.flag_possible_duplicate(meta, str(duplicate[0]), duplicate[1])
         self.save(complaint)
         return self.view(complaint)
+
+    def _earlier_from_customer(self, customer: dict[str, Any], now: datetime
+                               ) -> list[tuple[uuid.UUID, datetime, str]]:
+        self._refresh_index()
+        found: dict[uuid.UUID, tuple[uuid.UUID, datetime, str]] = {}
+        for key in customer_keys(customer):
+            for item in self._customers.get(key, ()):
+                if item[1] <= now:
+                    found[item[0]] = item
+        return sorted(found.values(), key=lambda item: item[1])
 
     def _schedule(self, complaint: Complaint, type: str, severity: str
                   ) -> dict[str, dict[str, Any]]:
@@ -143,6 +193,40 @@ class IntakeApplication(ServiceApplication):
 
         return self._on_complaint(complaint_id, actor, correlation_id, act)
 
+    @retry_on_conflict
+    def confirm_classification(self, complaint_id: uuid.UUID, request: api.Decide,
+                               actor: Actor, correlation_id: str | None = None
+                               ) -> api.ComplaintView:
+        return self._on_complaint(complaint_id, actor, correlation_id,
+                                  lambda c, m: c.confirm_classification(m, request.reason))
+
+    @retry_on_conflict
+    def merge_duplicate(self, complaint_id: uuid.UUID, request: api.Decide, actor: Actor,
+                        correlation_id: str | None = None) -> api.ComplaintView:
+        duplicate = self._complaint(complaint_id)
+        duplicate._check_flagged("merge")
+        earlier = self._complaint(duplicate.possible_duplicate_of)
+        duplicate.merge_into(self.meta(complaint_id, actor, correlation_id), earlier,
+                             request.reason)
+        self.save(duplicate, earlier)
+        return self.view(duplicate)
+
+    @retry_on_conflict
+    def dismiss_duplicate(self, complaint_id: uuid.UUID, request: api.Decide, actor: Actor,
+                          correlation_id: str | None = None) -> api.ComplaintView:
+        return self._on_complaint(complaint_id, actor, correlation_id,
+                                  lambda c, m: c.dismiss_duplicate(m, request.reason))
+
+    def triage_queue(self) -> api.TriageQueue:
+        """Low-confidence classifications an agent has not yet overridden or confirmed."""
+        self._refresh_index()
+        with self._index_lock:
+            waiting = sorted(self._triage.items(), key=lambda item: item[1].meta["at"])
+        return api.TriageQueue(complaints=[api.TriageItem(
+            complaint_id=cid, received_at=event.meta["at"], type=event.type,
+            category=event.category, confidence=event.confidence, scores=event.scores)
+            for cid, event in waiting])
+
     # --- policy: resolution's steps meet the targets --------------------------
 
     def policy(self, envelope: Envelope) -> Iterable[Aggregate]:
@@ -184,9 +268,9 @@ class IntakeApplication(ServiceApplication):
         self.save(complaint)
         return True
 
-    def _due(self, now: datetime) -> list[uuid.UUID]:
-        """Complaints with a warning or breach due, from an index folded from this
-        service's own log (so a tick does not load every complaint)."""
+    def _refresh_index(self) -> None:
+        """Fold this service's log into the indexes (SLA clocks, customers, triage), so a
+        tick or a receipt does not load every complaint."""
         with self._index_lock:
             while True:
                 page = self.recorder.select_notifications(
@@ -195,7 +279,12 @@ class IntakeApplication(ServiceApplication):
                     self._fold(self.mapper.to_domain_event(notification))
                     self._index_read_up_to = notification.id
                 if len(page) < 1000:
-                    break
+                    return
+
+    def _due(self, now: datetime) -> list[uuid.UUID]:
+        """Complaints with a warning or breach due."""
+        self._refresh_index()
+        with self._index_lock:
             return [cid for cid, state in self._open.items() if not state["paused"] and any(
                 (t["status"] == "pending" and now >= t["warn_at"]) or
                 (t["status"] in ("pending", "warned") and now >= t["deadline"])
@@ -203,6 +292,13 @@ class IntakeApplication(ServiceApplication):
 
     def _fold(self, event: Any) -> None:
         cid = event.originator_id
+        if isinstance(event, Complaint.Received):
+            for key in customer_keys(event.customer):
+                self._customers.setdefault(key, []).append((cid, event.received_at, event.text))
+        elif isinstance(event, Complaint.Classified) and getattr(event, "needs_triage", False):
+            self._triage[cid] = event
+        elif isinstance(event, Complaint.Reclassified | Complaint.ClassificationConfirmed):
+            self._triage.pop(cid, None)
         state = self._open.setdefault(cid, {"paused": False, "targets": {}})
         if isinstance(event, Complaint.DeadlinesSet):
             state["targets"] = {n: {**t, "status": state["targets"].get(n, {}).get(
@@ -239,5 +335,7 @@ class IntakeApplication(ServiceApplication):
             received_at=c.received_at, classification=c.classification,
             deadlines=c.deadlines, acknowledgement=c.acknowledgement,
             staff_member=c.staff_member, sla_policy_version=c.sla_policy_version,
-            targets=c.targets, clock_paused=c.paused_since is not None, version=c.version,
+            targets=c.targets, clock_paused=c.paused_since is not None,
+            possible_duplicate_of=c.possible_duplicate_of, duplicate_status=c.duplicate_status,
+            merged_duplicates=c.merged_duplicates, version=c.version,
         )

@@ -73,20 +73,28 @@ class Complaint(Aggregate):
         self.targets: dict[str, dict[str, Any]] = {}
         self.paused_since: datetime | None = None
         self.paused: dict[str, float] = {}  # counted paused seconds per clock
+        self.possible_duplicate_of: uuid.UUID | None = None
+        self.duplicate_status: str | None = None
+        self.merged_duplicates: list[uuid.UUID] = []
 
     def classify(self, meta: dict[str, Any], decision: Decision,
                  deadlines: dict[str, Any]) -> None:
         self._classified(meta, self.channel, decision.type.value, decision.category.value,
                          decision.severity.value, list(decision.matched_rules),
-                         decision.ruleset_version, deadlines)
+                         decision.ruleset_version, deadlines,
+                         {k: round(v, 4) for k, v in decision.scores.items()},
+                         round(decision.confidence, 4), decision.needs_triage)
 
     @event("Classified")
     def _classified(self, meta: dict[str, Any], channel: str, type: str, category: str,
                     severity: str, matched_rules: list[str], ruleset_version: str,
-                    deadlines: dict[str, Any]) -> None:
+                    deadlines: dict[str, Any], scores: dict[str, float] | None = None,
+                    confidence: float = 1.0, needs_triage: bool = False) -> None:
         self.classification = {"type": type, "category": category, "severity": severity,
                                "method": "automatic", "matched_rules": matched_rules,
-                               "reason": None}
+                               "reason": None, "ruleset_version": ruleset_version,
+                               "scores": scores or {}, "confidence": confidence,
+                               "needs_triage": needs_triage}
         self.deadlines = deadlines
 
     @event("Acknowledged")
@@ -115,10 +123,58 @@ class Complaint(Aggregate):
     def _reclassified(self, meta: dict[str, Any], type: str, category: str, severity: str,
                       previous_type: str, previous_category: str, previous_severity: str,
                       reason: str, deadlines: dict[str, Any]) -> None:
-        self.classification = {"type": type, "category": category, "severity": severity,
-                               "method": "override", "matched_rules":
-                               self.classification["matched_rules"], "reason": reason}
+        self.classification = {**self.classification, "type": type, "category": category,
+                               "severity": severity, "method": "override", "reason": reason,
+                               "needs_triage": False}  # an agent has decided
         self.deadlines = deadlines
+
+    # --- triage ------------------------------------------------------------------
+
+    def confirm_classification(self, meta: dict[str, Any], reason: str) -> None:
+        if not self.classification.get("needs_triage"):
+            raise StateConflict("confirm the classification", "not in triage",
+                                ["reclassify"])
+        self._classification_confirmed(meta, reason)
+
+    @event("ClassificationConfirmed")
+    def _classification_confirmed(self, meta: dict[str, Any], reason: str) -> None:
+        self.classification = {**self.classification, "needs_triage": False,
+                               "method": "confirmed", "reason": reason}
+
+    # --- duplicates --------------------------------------------------------------
+
+    @event("PossibleDuplicateFlagged")
+    def flag_possible_duplicate(self, meta: dict[str, Any], earlier_complaint_id: str,
+                                similarity: float) -> None:
+        self.possible_duplicate_of = uuid.UUID(earlier_complaint_id)
+        self.duplicate_status = "flagged"
+
+    def _check_flagged(self, action: str) -> None:
+        if self.duplicate_status != "flagged":
+            raise StateConflict(action, f"duplicate {self.duplicate_status or 'not flagged'}",
+                                [])
+
+    def merge_into(self, meta: dict[str, Any], earlier: Complaint, reason: str) -> None:
+        """An event on both: this one is merged, the earlier one absorbs it."""
+        self._check_flagged("merge")
+        self._merged(meta, str(earlier.id), reason)
+        earlier._duplicate_absorbed({**meta, "complaint_id": str(earlier.id)}, str(self.id))
+
+    @event("Merged")
+    def _merged(self, meta: dict[str, Any], into_complaint_id: str, reason: str) -> None:
+        self.duplicate_status = "merged"
+
+    @event("DuplicateAbsorbed")
+    def _duplicate_absorbed(self, meta: dict[str, Any], duplicate_complaint_id: str) -> None:
+        self.merged_duplicates.append(uuid.UUID(duplicate_complaint_id))
+
+    def dismiss_duplicate(self, meta: dict[str, Any], reason: str) -> None:
+        self._check_flagged("dismiss the duplicate flag")
+        self._duplicate_dismissed(meta, reason)
+
+    @event("DuplicateDismissed")
+    def _duplicate_dismissed(self, meta: dict[str, Any], reason: str) -> None:
+        self.duplicate_status = "dismissed"
 
     # --- the SLA clock -------------------------------------------------------
 

@@ -69,3 +69,25 @@ class IntakeService(ServiceBase):
     def record_contact(self, call, complaint_id: uuid.UUID):
         return self.runtime.app.record_contact(complaint_id, call.body, call.actor,
                                                call.correlation_id)
+
+    @endpoint("GET", "/triage", response=api.TriageQueue, summary="triage_queue")
+    def triage_queue(self, call):
+        return self.runtime.app.triage_queue()
+
+    @endpoint("POST", "/complaints/<complaint_id>/confirm-classification", body=api.Decide,
+              response=api.ComplaintView, summary="confirm_classification")
+    def confirm_classification(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.confirm_classification(complaint_id, call.body, call.actor,
+                                                       call.correlation_id)
+
+    @endpoint("POST", "/complaints/<complaint_id>/merge", body=api.Decide,
+              response=api.ComplaintView, summary="merge_duplicate")
+    def merge_duplicate(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.merge_duplicate(complaint_id, call.body, call.actor,
+                                                call.correlation_id)
+
+    @endpoint("POST", "/complaints/<complaint_id>/dismiss-duplicate", body=api.Decide,
+              response=api.ComplaintView, summary="dismiss_duplicate")
+    def dismiss_duplicate(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.dismiss_duplicate(complaint_id, call.body, call.actor,
+                                                  call.correlation_id)

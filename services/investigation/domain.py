@@ -122,7 +122,9 @@ class Case(Aggregate):
         allowed = set(ALLOWED[self.status])
         if self.escalation_status != EscalationStatus.pending:
             allowed.discard("take_escalation")
-        if not self.pending_consultations():
+        if self.pending_consultations():
+            allowed.discard("conclude")  # every consultation answers first
+        else:
             allowed.discard("answer_consultation")
         return sorted(allowed)
 
@@ -161,7 +163,7 @@ class Case(Aggregate):
                                  f"{sorted(self.consultations) or 'none'}")
         if consultation["findings"] is not None:
             raise StateConflict("answer_consultation", "consultation answered",
-                                self._allowed_now())
+                                [a for a in self._allowed_now() if a != "answer_consultation"])
         self._check("answer_consultation")
         self._consultation_answered(meta, consultation_id, consultation["department"], findings)
 
@@ -187,12 +189,12 @@ class Case(Aggregate):
     def conclude(self, meta: dict[str, Any], root_cause: str, five_whys: list[str],
                  responsible_department: str, corrective_actions: list[dict[str, Any]],
                  summary: str) -> None:
-        self._check("conclude")
         waiting = self.pending_consultations()
-        if waiting:
+        if waiting and self.status == CaseStatus.investigating:
             raise StateConflict(
                 f"conclude while waiting for the consultation of {', '.join(waiting)}",
-                self.status, [a for a in self._allowed_now() if a != "conclude"])
+                self.status, self._allowed_now())
+        self._check("conclude")
         self._concluded(meta, root_cause, five_whys, responsible_department,
                         corrective_actions, summary, self.conclusions + 1)
 

@@ -8,9 +8,10 @@ CUSTOMER = {"name": "Zhang Wei-E2E", "phone": "+86 138 0013 8000",
             "email": "zhang.e2e@example.com"}
 
 
-def receive(system, text="服务员态度很差，我等了一个小时才上菜。", channel="phone"):
+def receive(system, text="服务员态度很差，我等了一个小时才上菜。", channel="phone",
+            customer=None):
     response = system.post("intake", "/complaints",
-                           {"channel": channel, "customer": CUSTOMER, "text": text,
+                           {"channel": channel, "customer": customer or CUSTOMER, "text": text,
                             "product": "dinner", "location": "Shanghai branch"}, AGENT)
     assert response.status_code == 201, response.text
     return response.json()
@@ -168,9 +169,10 @@ def test_personal_data_stays_out_of_the_logs_and_downstream_services(system):
 
 
 def test_rebuilding_reporting_from_zero_gives_the_identical_report(system):
-    ids = [receive(system, text)["complaint_id"] for text in (
+    ids = [receive(system, text, customer={"name": f"C{n}"})["complaint_id"]
+           for n, text in enumerate((
         "The waiter was rude to me", "I was charged twice on my bill",
-        "Thank you, excellent service", "请问你们几点开门？")]
+        "Thank you, excellent service", "请问你们几点开门？"))]
     first = ids[0]
     work_through_dispute_to_closure(system, first)
     system.eventually(lambda: system.get("reporting", "/reports/summary").json()["closed"] == 1,
@@ -192,8 +194,8 @@ def test_rebuilding_reporting_from_zero_gives_the_identical_report(system):
 
 def test_a_consumer_killed_mid_stream_catches_up_without_loss_or_duplicates(system):
     system.kill("investigation")
-    ids = [receive(system, f"Complaint {n}: the staff were rude")["complaint_id"]
-           for n in range(5)]
+    ids = [receive(system, f"Complaint {n}: the staff were rude",
+                   customer={"name": f"Customer {n}"})["complaint_id"] for n in range(5)]
     system.start("investigation")
     for cid in ids:
         system.eventually(lambda cid=cid: case_status(system, cid) == "investigating",

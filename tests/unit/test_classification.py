@@ -12,7 +12,8 @@ from services.intake.classification import SEVERITY_ORDER, classify, detect_lang
 
 RULES = yaml.safe_load(
     (Path(__file__).parents[2] / "services" / "intake" / "rules.yaml").read_text("utf-8"))
-RULE_IDS = {rule["id"] for field in ("type", "category", "severity") for rule in RULES[field]}
+RULE_IDS = {rule["id"] for field in ("type", "category", "severity", "floors")
+            for rule in RULES.get(field, [])}
 
 
 def at_least(severity: Severity, floor: Severity) -> bool:
@@ -60,9 +61,11 @@ def test_a_single_chinese_character_anywhere_makes_the_text_chinese(before, hanz
         ("Thank you, excellent service from Li Wei", "praise", "other", "normal",
          {"type.praise.en"}),
         ("非常感谢王经理的耐心帮助", "praise", "other", "normal", {"type.praise.zh"}),
-        ("建议增加周末营业时间", "suggestion", "other", "normal", {"type.suggestion.zh"}),
+        # Opening hours are explicit evidence for `other` since rules v2.
+        ("建议增加周末营业时间", "suggestion", "other", "normal",
+         {"type.suggestion.zh", "cat.other.zh"}),
         ("I suggest you open on Sundays", "suggestion", "other", "normal",
-         {"type.suggestion.en"}),
+         {"type.suggestion.en", "cat.other.en"}),
         ("请问怎么办理退货", "inquiry", "after_sales", "normal",
          {"type.inquiry.zh", "cat.aftersales.zh"}),
         ("My personal data was leaked to spam callers", "complaint", "privacy", "normal",
@@ -158,7 +161,7 @@ def test_asking_for_an_immediate_call_is_not_media_exposure():
 
 _KEYWORD_TEXTS = st.lists(
     st.sampled_from([kw for field in ("type", "category", "severity")
-                     for rule in RULES[field] for kw in rule["keywords"]]),
+                     for rule in RULES[field] for kw in rule.get("keywords", [])]),
     max_size=6,
 ).map(" / ".join)
 
