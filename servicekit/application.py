@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel
 
 from contracts.envelope import Actor, Envelope, make_envelope
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 COMMAND_ATTEMPTS = 5
 TRUTHY = {"y", "yes", "t", "true", "on", "1"}
+PAGE = 500  # notifications read per query when scanning the log
 
 
 def retry_on_conflict(method: Callable[..., T]) -> Callable[..., T]:
@@ -171,6 +173,19 @@ class ServiceApplication(Application[uuid.UUID]):
     def policy(self, envelope: Envelope) -> Iterable[Aggregate]:
         """Which aggregates change in reaction to an upstream event (default: none)."""
         return ()
+
+    def every(self, created: type) -> list[Any]:
+        """Every aggregate whose creation event is `created` (e.g. Case.Opened), found
+        through the log filtered by that event's topic."""
+        topics = [get_topic(created)]
+        ids: list[uuid.UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
+            ids.extend(n.originator_id for n in page)
+            if len(page) < PAGE:
+                return [self.repository.get(i) for i in ids]
+            start = page[-1].id + 1
 
     def get_or_none(self, aggregate_id: uuid.UUID) -> Any:
         from eventsourcing.application import AggregateNotFoundError

@@ -13,12 +13,19 @@ from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
 from nameko.exceptions import UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
+from nameko.timer import timer
 from werkzeug.wrappers import Request
 
 from contracts.api import Health
 from servicekit.application import ServiceApplication
 from servicekit.http import endpoint, json_response, openapi_document
-from servicekit.messaging import OutboxRelay, Subscriber, UpstreamLog, events_exchange
+from servicekit.messaging import (
+    OutboxRelay,
+    Subscriber,
+    UpstreamLog,
+    events_exchange,
+    upstream_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +105,26 @@ class ServiceRuntime(DependencyProvider):
     def get_dependency(self, worker_ctx: Any) -> Runtime:
         assert self.runtime is not None
         return self.runtime
+
+
+def subscriptions(*upstreams: str) -> type:
+    """A base class with, per upstream, the reliable entrypoint `on_<upstream>_event`
+    (exactly once, in order, via the runtime's subscriber) and the periodic catch-up
+    that recovers anything missed. The service's runtime names the same upstreams."""
+
+    def on_event(upstream: str):
+        def handle(self: Any, body: dict[str, Any]) -> None:
+            self.runtime.deliver(upstream, body)
+
+        handle.__name__ = f"on_{upstream}_event"
+        return upstream_events(upstream)(handle)
+
+    def catch_up(self: Any) -> None:
+        self.runtime.catch_up()
+
+    namespace = {f"on_{u}_event": on_event(u) for u in upstreams}
+    namespace["catch_up"] = timer(interval=CATCH_UP_SECONDS, eager=True)(catch_up)
+    return type("Subscriptions", (), namespace)
 
 
 class ServiceBase:

@@ -10,26 +10,17 @@ from nameko.timer import timer
 
 from contracts import api
 from servicekit.http import endpoint
-from servicekit.messaging import upstream_events
-from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
 from services.intake.application import IntakeApplication
 
 # How often the SLA clock looks for due warnings and breaches (seconds).
 SLA_TICK_SECONDS = float(os.environ.get("SLA_TICK_SECONDS", "15"))
 
 
-class IntakeService(ServiceBase):
+class IntakeService(ServiceBase, subscriptions("resolution")):
     name = "intake"
     title = "Intake: complaints received, classified and acknowledged"
     runtime = ServiceRuntime(IntakeApplication, upstreams=("resolution",))
-
-    @upstream_events("resolution")
-    def on_resolution_event(self, body):
-        self.runtime.deliver("resolution", body)
-
-    @timer(interval=CATCH_UP_SECONDS, eager=True)
-    def catch_up(self):
-        self.runtime.catch_up()
 
     @timer(interval=SLA_TICK_SECONDS, eager=True)
     def check_deadlines(self):

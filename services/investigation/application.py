@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -257,14 +257,15 @@ class InvestigationApplication(ServiceApplication):
 
     def list_cases(self, investigator: str | None = None,
                    status: str | None = None) -> api.CaseList:
-        selected = [c for c in self._all(Case)
+        selected = [c for c in self.every(Case.Opened)
                     if (investigator is None or c.investigator == investigator)
                     and (status is None or c.status == status)]
         selected.sort(key=lambda c: c.opened_at)
         return api.CaseList(cases=[self.view(c) for c in selected])
 
     def supervisor_queue(self, team: str | None = None) -> api.CaseList:
-        pending = [c for c in self._all(Case) if c.escalation_status == EscalationStatus.pending
+        pending = [c for c in self.every(Case.Opened)
+                   if c.escalation_status == EscalationStatus.pending
                    and (team is None or c.team == team)]
         pending.sort(key=lambda c: c.opened_at)
         return api.CaseList(cases=[self.view(c) for c in pending])
@@ -272,25 +273,12 @@ class InvestigationApplication(ServiceApplication):
     def corrective_actions(self, status: str | None = None, owner: str | None = None,
                            overdue: bool | None = None) -> api.CorrectiveActionList:
         today = self.clock.now().date()
-        chosen = [a for a in self._all(CorrectiveAction)
+        chosen = [a for a in self.every(CorrectiveAction.Opened)
                   if (status is None or a.status == status)
                   and (owner is None or a.owner == owner)
                   and (overdue is None or a.is_overdue(today) == overdue)]
         chosen.sort(key=lambda a: (a.due_date, str(a.id)))
         return api.CorrectiveActionList(actions=[self.action_view(a) for a in chosen])
-
-    def _all(self, kind: type) -> Iterator[Any]:
-        """Every aggregate of a kind, found through the creation events in the log."""
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=500)
-            for notification in page:
-                if notification.originator_version == 1 and \
-                        notification.topic.endswith(f":{kind.__name__}.Opened"):
-                    yield self.repository.get(notification.originator_id)
-            if len(page) < 500:
-                return
-            start = page[-1].id + 1
 
     def _case(self, complaint_id: uuid.UUID) -> Case:
         case = self.get_or_none(case_id(complaint_id))

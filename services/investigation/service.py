@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.timer import timer
-
 from contracts import api
 from servicekit.http import endpoint
-from servicekit.messaging import upstream_events
-from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
 from services.investigation.application import InvestigationApplication
 
 
-class InvestigationService(ServiceBase):
+class InvestigationService(ServiceBase, subscriptions("intake", "resolution")):
     name = "investigation"
     title = "Investigation: cases, findings, root cause"
     runtime = ServiceRuntime(InvestigationApplication, upstreams=("intake", "resolution"))
-
-    @upstream_events("intake")
-    def on_intake_event(self, body):
-        self.runtime.deliver("intake", body)
-
-    @upstream_events("resolution")
-    def on_resolution_event(self, body):
-        self.runtime.deliver("resolution", body)
-
-    @timer(interval=CATCH_UP_SECONDS, eager=True)
-    def catch_up(self):
-        self.runtime.catch_up()
 
     @endpoint("GET", "/cases", query=api.CaseQuery, response=api.CaseList, summary="list_cases")
     def list_cases(self, call):

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from eventsourcing.domain import Aggregate
-from eventsourcing.utils import get_topic
 
 from contracts import api, events
 from contracts.envelope import Actor, Envelope
@@ -33,7 +32,6 @@ from services.resolution.policy import POLICY_FILE_ENV, ResolutionPolicy, load_p
 
 log = logging.getLogger(__name__)
 
-PAGE = 500
 # The backlog item's text when resolution never saw the complaint's receipt (possible
 # only if the case's conclusion arrived first and opened the resolution).
 TEXT_NOT_RECEIVED = "(the text did not reach resolution; read the complaint in intake)"
@@ -211,7 +209,7 @@ class ResolutionApplication(ServiceApplication):
         now = self.clock.now()
         due = [api.FollowUpDue(complaint_id=r.complaint_id, closed_at=r.closed_at,
                                due=r.follow_up_due, overdue=r.follow_up_due < now)
-               for r in self._every(Resolution)
+               for r in self.every(Resolution.Opened)
                if r.follow_up_pending and r.follow_up_due is not None]
         due = [d for d in due if overdue is None or d.overdue == overdue]
         due.sort(key=lambda d: d.due)  # stable: ties stay in log order
@@ -221,7 +219,7 @@ class ResolutionApplication(ServiceApplication):
         return self.backlog_view(self._backlog_item(complaint_id))
 
     def list_backlog(self, status: BacklogStatus | None = None) -> api.BacklogList:
-        items = [i for i in self._every(BacklogItem) if status is None or i.status == status]
+        items = [i for i in self.every(BacklogItem.Added) if status is None or i.status == status]
         items.sort(key=lambda i: i.added_at)
         return api.BacklogList(items=[self.backlog_view(i) for i in items])
 
@@ -230,7 +228,7 @@ class ResolutionApplication(ServiceApplication):
         something else is left out."""
         wanted = _name_key(staff_member) if staff_member else None
         entries = []
-        for praise in self._every(Praise):
+        for praise in self.every(Praise.Recorded):
             if wanted is not None and _name_key(praise.staff_member) != wanted:
                 continue
             resolution = self.get_or_none(resolution_id(praise.complaint_id))
@@ -242,21 +240,6 @@ class ResolutionApplication(ServiceApplication):
         entries.sort(key=lambda e: e.at)
         counts = Counter(e.staff_member for e in entries)
         return api.PraiseList(praise=entries, by_staff_member=dict(sorted(counts.items())))
-
-    def _every(self, aggregate_class: type) -> list[Any]:
-        """Every aggregate of a class, found by its creation events in the log."""
-        created = {Resolution: Resolution.Opened, BacklogItem: BacklogItem.Added,
-                   Praise: Praise.Recorded}[aggregate_class]
-        topics = [get_topic(created)]
-        ids: list[uuid.UUID] = []
-        start = 1
-        while True:
-            page = self.recorder.select_notifications(start=start, limit=PAGE, topics=topics)
-            ids.extend(n.originator_id for n in page)
-            if len(page) < PAGE:
-                break
-            start = page[-1].id + 1
-        return [self.repository.get(i) for i in ids]
 
     def _resolution(self, complaint_id: uuid.UUID) -> Resolution:
         resolution = self.get_or_none(resolution_id(complaint_id))

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import uuid
 
-from nameko.timer import timer
-
 from contracts import api
 from servicekit.http import endpoint
-from servicekit.messaging import upstream_events
-from servicekit.runtime import CATCH_UP_SECONDS, ServiceBase, ServiceRuntime
+from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
 from services.resolution.application import ResolutionApplication
 
 
-class ResolutionService(ServiceBase):
+class ResolutionService(ServiceBase, subscriptions("intake", "investigation")):
     name = "resolution"
     title = ("Resolution: response and its approval, customer decision, closure, follow-up, "
              "improvement backlog, praise")
     runtime = ServiceRuntime(ResolutionApplication, upstreams=("intake", "investigation"))
-
-    @upstream_events("intake")
-    def on_intake_event(self, body):
-        self.runtime.deliver("intake", body)
-
-    @upstream_events("investigation")
-    def on_investigation_event(self, body):
-        self.runtime.deliver("investigation", body)
-
-    @timer(interval=CATCH_UP_SECONDS, eager=True)
-    def catch_up(self):
-        self.runtime.catch_up()
 
     @endpoint("GET", "/resolutions/<complaint_id>", response=api.ResolutionView,
               summary="get_resolution")

@@ -102,7 +102,7 @@ def test_the_follow_up_list_is_empty_without_resolutions(app):
 
 
 def test_the_follow_up_list_pages_through_a_long_log(app, upstream, clock, monkeypatch):
-    monkeypatch.setattr("services.resolution.application.PAGE", 3)
+    monkeypatch.setattr("servicekit.application.PAGE", 3)
     ids = [closed_complaint(app, upstream, clock) for _ in range(7)]
     assert [f.complaint_id for f in app.list_follow_ups().follow_ups] == ids
 
