@@ -8,6 +8,7 @@ import functools
 import json
 import logging
 import re
+import traceback
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -160,7 +161,10 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
         return error_response(409, "conflict", str(exc), state=exc.state,
                               allowed_actions=exc.allowed)
     except Exception as exc:
-        log.error("unhandled %s in %s", type(exc).__name__, fn.__name__, exc_info=True)
+        # The type and the frames only: an exception's message may quote input values,
+        # and personal data never goes to the logs.
+        log.error("unhandled %s in %s\n%s", type(exc).__name__, fn.__name__,
+                  "".join(traceback.format_tb(exc.__traceback__)))
         return error_response(500, "internal", "internal error; it has been logged")
 
 

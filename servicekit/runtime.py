@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +61,8 @@ class Runtime:
             except UnknownService:
                 log.info("catch-up: %s is not running yet", upstream)
             except Exception as exc:
-                log.warning("catch-up from %s failed: %s", upstream, type(exc).__name__,
-                            exc_info=True)
+                log.warning("catch-up from %s failed: %s\n%s", upstream, type(exc).__name__,
+                            "".join(traceback.format_tb(exc.__traceback__)))
         if any(done.values()):
             self.wake()
         return done

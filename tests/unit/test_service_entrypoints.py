@@ -83,3 +83,18 @@ def test_an_intake_event_delivered_to_investigation_opens_and_routes_a_case():
     assert (cases[0].team, cases[0].investigator) == ("customer-service", "inv-1")
     assert cases[0].version == 2, "opened and assigned once each"
     assert investigation.position("intake") == intake.head() == 5
+
+
+class BrokenApplication(IntakeApplication):
+    def get_complaint(self, complaint_id):
+        raise ValueError("internal failure quoting +8613800138000 and li@example.com")
+
+
+def test_an_internal_error_is_a_500_whose_log_holds_no_personal_data(caplog):
+    service = worker_factory(IntakeService,
+                             runtime=Runtime(BrokenApplication(env=POPO), None, {}))
+    response = service.get_complaint(request("GET", "/"), complaint_id=str(uuid.uuid4()))
+    assert response.status_code == 500
+    assert "+8613800138000" not in response.get_data(as_text=True)
+    assert "unhandled ValueError in get_complaint" in caplog.text
+    assert "+8613800138000" not in caplog.text and "li@example.com" not in caplog.text
