@@ -65,6 +65,12 @@ def complaint_record(entries: list[dict[str, Any]]) -> dict[str, Any]:
     return record
 
 
+def events_as_of(entries: list[dict[str, Any]], as_of: datetime) -> list[dict[str, Any]]:
+    """The entries their origin service had recorded at or before `as_of` (aware), in
+    their given order: what the system knew at that moment."""
+    return [e for e in entries if _time(e["recorded_at"]) <= as_of]
+
+
 def _hours(start: str | None, end: str | None) -> float | None:
     if not start or not end:
         return None
