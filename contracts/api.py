@@ -540,6 +540,8 @@ class AuditEntry(BaseModel):
     actor: dict[str, str]
     correlation_id: str
     payload: dict[str, Any]
+    change: str = Field(default="", description="what changed: the status before → after "
+                        "when it moved, then the event's key fields")
 
 
 class AuditTrail(BaseModel):
@@ -572,3 +574,67 @@ class Health(BaseModel):
 class Accepted(BaseModel):
     complaint_id: uuid.UUID
     status: str
+
+
+# --- reporting: as-of views and the evidence pack (appended) -----------------
+
+
+def _plus_in_query(value: Any) -> Any:
+    """An unencoded '+' of a UTC offset arrives as a space in a query string."""
+    if isinstance(value, str) and len(value) > 6 and value[-6] == " " and value[-3] == ":":
+        return value[:-6] + "+" + value[-5:]
+    return value
+
+
+class AsOfQuery(Request):
+    as_of: AwareDatetime | None = Field(
+        default=None, description="only events recorded by this moment (ISO 8601 with "
+        "offset, e.g. 2026-11-02T09:30:00Z)")
+
+    _as_of_plus = field_validator("as_of", mode="before")(_plus_in_query)
+
+
+class AtQuery(Request):
+    at: AwareDatetime = Field(description="the moment (ISO 8601 with offset, e.g. "
+                              "2026-11-02T09:30:00Z)")
+
+    _at_plus = field_validator("at", mode="before")(_plus_in_query)
+
+
+class ComplaintAsOf(BaseModel):
+    complaint_id: uuid.UUID
+    as_of: AwareDatetime
+    state: dict[str, Any] = Field(description="the complaint's reportable facts, folded "
+                                  "from the events recorded by as_of")
+    events: list[AuditEntry]
+
+
+class EvidenceActor(BaseModel):
+    id: str
+    role: str
+
+
+class EvidenceItem(BaseModel):
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    actor: EvidenceActor
+    service: str
+    event_type: str
+    event_id: uuid.UUID
+    change: str
+    payload: dict[str, Any]
+
+
+class EvidenceSection(BaseModel):
+    section: str = Field(description="receipt, acknowledgement, assessment, investigation, "
+                         "decision, communication, closure or follow_up")
+    title: str
+    events: list[EvidenceItem]
+
+
+class EvidencePack(BaseModel):
+    complaint_id: uuid.UUID
+    as_of: AwareDatetime | None
+    state: dict[str, Any]
+    event_count: int
+    sections: list[EvidenceSection]
