@@ -144,6 +144,8 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
         result = fn(service, Call(request, actor, body, query), **path_params)
         if spec["method"] != "GET" and hasattr(service, "runtime"):
             service.runtime.wake()
+        if isinstance(result, Response):  # a non-JSON media type (see `media_type`)
+            return result
         return json_response(result, spec["status"])
     except Unidentified as exc:
         return error_response(401, "unidentified", str(exc))
@@ -177,9 +179,13 @@ def endpoint(
     response: type[BaseModel] | None = None,
     status: int = 200,
     summary: str = "",
+    media_type: str = "application/json",
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`media_type` other than JSON: the handler returns a werkzeug Response of that type
+    (errors stay JSON), and the OpenAPI document says so."""
     spec = {"method": method, "path": path, "body": body, "query": query,
-            "response": response, "status": status, "summary": summary}
+            "response": response, "status": status, "summary": summary,
+            "media_type": media_type}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
@@ -233,7 +239,9 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
                     "description": "success",
                     "content": {"application/json": {"schema": {"$ref":
                         f"#/components/schemas/{spec['response'].__name__}"}}}
-                    if spec["response"] else {},
+                    if spec["response"] else
+                    {spec["media_type"]: {"schema": {"type": "string"}}}
+                    if spec["media_type"] != "application/json" else {},
                 },
                 **{code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
