@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from eventlet.semaphore import Semaphore
@@ -16,7 +16,8 @@ from contracts.envelope import Envelope
 from servicekit.application import ServiceApplication
 from servicekit.errors import NotFound
 from services.reporting.domain import Timeline, timeline_id
-from services.reporting.projections import complaint_record, summary
+from services.reporting.evidence import changes, evidence_html, evidence_pack
+from services.reporting.projections import complaint_record, events_as_of, summary
 
 
 class ReportingApplication(ServiceApplication):
@@ -41,19 +42,52 @@ class ReportingApplication(ServiceApplication):
 
     # --- queries ------------------------------------------------------------
 
-    def audit_trail(self, complaint_id: uuid.UUID) -> api.AuditTrail:
+    def audit_trail(self, complaint_id: uuid.UUID,
+                    as_of: datetime | None = None) -> api.AuditTrail:
+        entries = self._timeline_entries(complaint_id, as_of)
+        return api.AuditTrail(complaint_id=complaint_id, events=self._audit_entries(entries))
+
+    def complaint_as_of(self, complaint_id: uuid.UUID, at: datetime) -> api.ComplaintAsOf:
+        """The complaint as it stood at `at`: only the events recorded by then."""
+        entries = self._timeline_entries(complaint_id, at)
+        return api.ComplaintAsOf(complaint_id=complaint_id, as_of=at,
+                                 state=complaint_record(entries),
+                                 events=self._audit_entries(entries))
+
+    def evidence_pack(self, complaint_id: uuid.UUID,
+                      as_of: datetime | None = None) -> api.EvidencePack:
+        entries = self._timeline_entries(complaint_id, as_of)
+        return api.EvidencePack.model_validate(evidence_pack(str(complaint_id), entries, as_of))
+
+    def evidence_html(self, complaint_id: uuid.UUID, as_of: datetime | None = None) -> str:
+        entries = self._timeline_entries(complaint_id, as_of)
+        return evidence_html(evidence_pack(str(complaint_id), entries, as_of))
+
+    def _timeline_entries(self, complaint_id: uuid.UUID,
+                          as_of: datetime | None = None) -> list[dict[str, Any]]:
+        """The complaint's entries in audit order (those recorded by `as_of`); a
+        complaint nothing was recorded about by then is unknown."""
         timeline = self.get_or_none(timeline_id(complaint_id))
-        if timeline is None:
+        entries = timeline.ordered() if timeline is not None else []
+        if as_of is not None:
+            entries = events_as_of(entries, as_of)
+            if not entries:
+                raise NotFound(f"complaint recorded by {as_of.isoformat()}", complaint_id)
+        if not entries:
             raise NotFound("complaint", complaint_id)
-        return api.AuditTrail(complaint_id=complaint_id, events=[
+        return entries
+
+    @staticmethod
+    def _audit_entries(entries: list[dict[str, Any]]) -> list[api.AuditEntry]:
+        return [
             api.AuditEntry(
                 event_id=e["event_id"], event_type=e["event_type"],
                 schema_version=e["schema_version"], service=e["origin_service"],
                 position=e["origin_position"], occurred_at=e["occurred_at"],
                 recorded_at=e["recorded_at"], actor=e["actor"],
-                correlation_id=e["correlation_id"], payload=e["payload"])
-            for e in timeline.ordered()
-        ])
+                correlation_id=e["correlation_id"], payload=e["payload"], change=change)
+            for e, change in changes(entries)
+        ]
 
     def summary(self, period_from: date | None = None,
                 period_to: date | None = None) -> api.SummaryReport:

@@ -22,7 +22,17 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
     def summary_report(self, call):
         return self.runtime.app.summary(call.query.from_, call.query.to)
 
-    @endpoint("GET", "/complaints/<complaint_id>/audit", response=api.AuditTrail,
-              summary="audit_trail")
+    @endpoint("GET", "/complaints/<complaint_id>/audit", query=api.AsOfQuery,
+              response=api.AuditTrail, summary="audit_trail")
     def audit_trail(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.audit_trail(complaint_id)
+        return self.runtime.app.audit_trail(complaint_id, call.query.as_of)
+
+    @endpoint("GET", "/complaints/<complaint_id>/as-of", query=api.AtQuery,
+              response=api.ComplaintAsOf, summary="complaint_as_of")
+    def complaint_as_of(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.complaint_as_of(complaint_id, call.query.at)
+
+    @endpoint("GET", "/complaints/<complaint_id>/evidence", query=api.AsOfQuery,
+              response=api.EvidencePack, summary="evidence_pack")
+    def evidence_pack(self, call, complaint_id: uuid.UUID):
+        return self.runtime.app.evidence_pack(complaint_id, call.query.as_of)
