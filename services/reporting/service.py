@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+from werkzeug.wrappers import Response
+
 from contracts import api
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
@@ -36,3 +38,9 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
               response=api.EvidencePack, summary="evidence_pack")
     def evidence_pack(self, call, complaint_id: uuid.UUID):
         return self.runtime.app.evidence_pack(complaint_id, call.query.as_of)
+
+    @endpoint("GET", "/complaints/<complaint_id>/evidence.html", query=api.AsOfQuery,
+              media_type="text/html", summary="evidence_html")
+    def evidence_html(self, call, complaint_id: uuid.UUID):
+        return Response(self.runtime.app.evidence_html(complaint_id, call.query.as_of),
+                        mimetype="text/html")
