@@ -1,0 +1,121 @@
+"""Envelope encryption of personal data, pseudonyms, blind indexes and masking."""
+
+import base64
+import json
+import uuid
+
+import pytest
+
+from servicekit import pii
+
+MASTER = pii.parse_key(pii.generate_master_key())
+CUSTOMER = {"name": "Zhang Wei", "phone": "+8613800138000", "email": "Zhang@Example.com",
+            "customer_id": "C-10042", "address": "12 Nanjing Road"}
+
+
+def vault(master=MASTER, store=None):
+    return pii.Vault(master, store if store is not None else pii.MemoryKeyStore())
+
+
+def test_round_trip_and_nothing_in_clear():
+    v = vault()
+    cid = uuid.uuid4()
+    blob = v.seal(CUSTOMER, cid)
+    assert set(blob) == {"key", "nonce", "ct"}
+    text = json.dumps(blob)
+    for value in CUSTOMER.values():
+        assert value not in text and value.lower() not in text
+    assert v.open(blob, cid) == CUSTOMER
+
+
+def test_one_data_key_per_customer_and_none_for_nothing_personal():
+    v = vault()
+    first = v.seal(CUSTOMER, uuid.uuid4())
+    again = v.seal({**CUSTOMER, "name": "Z. Wei", "email": "zhang@example.COM "}, uuid.uuid4())
+    other = v.seal({"name": "Li Lei", "phone": "+8613900139000"}, uuid.uuid4())
+    name_only = v.seal({"name": "Anonymous Lee"}, c := uuid.uuid4())
+    assert first["key"] == again["key"] != other["key"]  # same customer id -> same key
+    assert name_only["key"] not in (first["key"], other["key"])
+    assert v.open(name_only, c) == {"name": "Anonymous Lee"}
+    assert v.seal({"name": None, "phone": None}, uuid.uuid4()) is None
+    assert v.open(None, uuid.uuid4()) == {}
+    assert len(v.store.rows) == 3
+
+
+def test_blob_is_bound_to_its_complaint():
+    v = vault()
+    blob = v.seal(CUSTOMER, uuid.uuid4())
+    with pytest.raises(pii.PersonalDataError, match="does not open for this complaint"):
+        v.open(blob, uuid.uuid4())
+
+
+def test_wrong_master_key_fails_loudly_not_as_erased():
+    store = pii.MemoryKeyStore()
+    cid = uuid.uuid4()
+    blob = vault(store=store).seal(CUSTOMER, cid)
+    other = vault(pii.parse_key(pii.generate_master_key()), store)
+    with pytest.raises(pii.PersonalDataError, match="wrong master key"):
+        other.open(blob, cid)
+    with pytest.raises(pii.PersonalDataError, match="wrong master key"):
+        other.check()
+
+
+def test_erasure_destroys_the_key_and_every_blob_of_that_customer():
+    v = vault()
+    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    blob_a, blob_b = v.seal(CUSTOMER, a), v.seal(CUSTOMER, b)
+    blob_c = v.seal({"name": "Li Lei", "email": "li@example.com"}, c)
+    assert v.erase([blob_a["key"]]) == 1
+    assert v.open(blob_a, a) is pii.ERASED_DATA and v.open(blob_b, b) is pii.ERASED_DATA
+    assert v.open(blob_c, c)["name"] == "Li Lei"
+    assert v.erase([blob_a["key"]]) == 0
+    # The same customer complaining again gets a new key; the old blobs stay closed.
+    again = v.seal(CUSTOMER, d := uuid.uuid4())
+    assert again["key"] != blob_a["key"] and v.open(again, d) == CUSTOMER
+    assert v.open(blob_a, a) is pii.ERASED_DATA
+
+
+def test_pseudonym_and_blind_indexes_normalise_and_depend_on_the_key():
+    key = b"k" * 32
+    same = {"phone": "+86 138 0013 8000", "email": " ZHANG@example.com"}
+    assert pii.blind_indexes(same, key) == pii.blind_indexes(
+        {"phone": "+8613800138000", "email": "zhang@example.com"}, key)
+    assert pii.blind_indexes(same, key) != pii.blind_indexes(same, b"j" * 32)
+    assert pii.customer_ref({"customer_id": "C1", "email": "a@b.c"}, key) == \
+        pii.customer_ref({"customer_id": " c1 "}, key)
+    assert pii.customer_ref({"name": "only a name"}, key) is None
+    assert "13800138000" not in "".join(pii.blind_indexes(same, key))
+
+
+def test_master_key_must_be_32_bytes_of_base64():
+    with pytest.raises(pii.PersonalDataError, match="PII_MASTER_KEY is not set"):
+        pii.parse_key(None)
+    with pytest.raises(pii.PersonalDataError, match="not valid base64"):
+        pii.parse_key("not base64!")
+    with pytest.raises(pii.PersonalDataError, match="32 bytes, not 16"):
+        pii.parse_key(base64.b64encode(b"x" * 16).decode())
+
+
+def test_masking():
+    assert pii.mask_name("John Doe") == "J*** D**"
+    assert pii.mask_name("张伟") == "张*"
+    assert pii.mask_phone("+86 138 0013 1234") == "+86 *** **** 1234"
+    assert pii.mask_phone("+8613800131234") == "+*********1234"
+    assert pii.mask_email("john.doe@example.com") == "j***@example.com"
+    assert pii.mask_id("C-100423") == "*****423"
+    assert pii.masked({"address": "12 Nanjing Road", "phone": None}) == {
+        "address": "***", "phone": None}
+
+
+@pytest.mark.parametrize(("role", "assigned", "plain"), [
+    ("agent", False, True), ("admin", False, True), ("privacy_officer", False, True),
+    ("investigator", True, True), ("resolver", True, True),
+    ("investigator", False, False), ("resolver", False, False),
+    ("supervisor", True, False), ("quality_manager", False, False), (None, False, False),
+])
+def test_who_sees_what(role, assigned, plain):
+    block = pii.shown(CUSTOMER, role, assigned)
+    assert (block == CUSTOMER) is plain
+    if not plain:
+        assert not set(CUSTOMER.values()) & set(block.values())
+    assert pii.shown(pii.ERASED_DATA, role, assigned) == pii.erased()
