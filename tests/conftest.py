@@ -16,6 +16,11 @@ from urllib.parse import quote, urlparse, urlunparse  # noqa: E402
 import pytest  # noqa: E402
 
 import servicekit  # noqa: E402,F401  (sets PSYCOPG_WAIT_FUNC before psycopg loads)
+from servicekit.pii import MASTER_KEY_ENV, generate_master_key  # noqa: E402
+
+# The master key that wraps personal-data keys (intake refuses to start without one):
+# one per test session, inherited by the e2e `nameko run` processes.
+os.environ.setdefault(MASTER_KEY_ENV, generate_master_key())
 
 
 def _docker_answers() -> bool:
