@@ -96,6 +96,36 @@ class Customer(Request):
     phone: Phone | None = None
     email: EmailStr | None = Field(default=None, max_length=254)
     customer_id: Text100 | None = None
+    address: Text500 | None = None
+
+
+class EraseCustomer(Request):
+    """Whose personal data a privacy officer erases: the customer of a complaint, or the
+    customer with this customer id, email or phone (exactly one of the four)."""
+
+    complaint_id: uuid.UUID | None = None
+    customer_id: Text100 | None = None
+    email: EmailStr | None = Field(default=None, max_length=254)
+    phone: Phone | None = None
+
+
+class Erasure(BaseModel):
+    """What an erasure did. The personal fields of these complaints read "[erased]" from
+    now on; their events, and every report figure, stay."""
+
+    customer_ref: str | None = Field(description="the customer's pseudonym, if any")
+    complaints: list[uuid.UUID]
+    keys_destroyed: int = Field(description="data keys deleted now (0: erased before)")
+    erased_by: str
+    erased_at: AwareDatetime
+
+
+class CustomerBlock(BaseModel):
+    """A complaint's customer as the asking role may see it (plain, masked or erased)."""
+
+    complaint_id: uuid.UUID
+    customer: dict[str, str | None]
+    view: str = Field(description="plain, masked, erased or none")
 
 
 class ReceiveComplaint(Request):

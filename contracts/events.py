@@ -180,6 +180,17 @@ class ComplaintDeadlineBreached(_Payload):
     breached_at: AwareDatetime
 
 
+@payload("customer.erased")
+class CustomerErased(_Payload):
+    """A privacy officer erased the customer of this complaint: their data key is
+    destroyed, so their personal data in intake can never be read again. Who and when
+    are the envelope's actor and occurred_at; nothing here identifies the customer."""
+
+    customer_ref: str | None = Field(
+        default=None, description="the customer's pseudonym, as on complaint.received")
+    complaints_affected: int = Field(ge=0, description="complaints of this erasure")
+
+
 # --- investigation --------------------------------------------------------
 
 
