@@ -490,3 +490,8 @@ def shown(data: Mapping[str, Any] | Erased, role: str | None, assigned: bool = F
     if isinstance(data, Erased):
         return erased()
     return dict(data) if needs_plain(role, assigned) else masked(data)
+
+
+def present(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The personal fields that have a value (what a sealed blob holds)."""
+    return {k: v for k, v in fields.items() if k in PERSONAL_FIELDS and v is not None}
