@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import phonenumbers
 import pycountry
@@ -668,3 +668,240 @@ class EvidencePack(BaseModel):
     state: dict[str, Any]
     event_count: int
     sections: list[EvidenceSection]
+
+
+# --- reporting: the improvement report (appended) ----------------------------
+
+
+_REQUIRED_FOR_CUSTOM = "required with period=custom"
+
+
+class ImprovementQuery(Request):
+    """period=day|week|month with `date` (the period containing it; default today, or
+    the as-of day), or period=custom with `from` and `to`; `as_of` replays the report as
+    it stood at that moment."""
+
+    period: Literal["day", "week", "month", "custom"] = Field(
+        default="month", description="day, week (Monday to Sunday), month, or custom")
+    date_: date | None = Field(default=None, alias="date",
+                               description="a day inside the period, YYYY-MM-DD")
+    to: date | None = Field(default=None, description="last day of a custom period, "
+                            "YYYY-MM-DD")
+    from_: date | None = Field(default=None, alias="from",
+                               description="first day of a custom period, YYYY-MM-DD")
+    as_of: AwareDatetime | None = Field(
+        default=None, description="only events recorded by this moment (ISO 8601 with "
+        "offset, e.g. 2026-11-02T09:30:00Z)")
+
+    _improvement_as_of_plus = field_validator("as_of", mode="before")(_plus_in_query)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _custom_needs_both_bounds(cls, data: Any) -> Any:
+        # A missing bound is marked so that its error names the field as sent.
+        if isinstance(data, dict) and data.get("period") == "custom":
+            data = {"from": _REQUIRED_FOR_CUSTOM, "to": _REQUIRED_FOR_CUSTOM, **data}
+        return data
+
+    @field_validator("to", "from_", mode="before")
+    @classmethod
+    def _present(cls, value: Any) -> Any:
+        if value is _REQUIRED_FOR_CUSTOM:
+            raise ValueError(_REQUIRED_FOR_CUSTOM)
+        return value
+
+    @field_validator("date_")
+    @classmethod
+    def _date_only_with_a_named_period(cls, value: date | None, info: ValidationInfo):
+        if value is not None and info.data.get("period") == "custom":
+            raise ValueError("only with period day, week or month; a custom period takes "
+                             "'from' and 'to'")
+        return value
+
+    @field_validator("to", "from_")
+    @classmethod
+    def _bounds_only_with_custom(cls, value: date | None, info: ValidationInfo):
+        period = info.data.get("period")
+        if value is not None and period is not None and period != "custom":
+            raise ValueError(f"only with period=custom; period={period} takes 'date'")
+        to = info.data.get("to")
+        if info.field_name == "from_" and value is not None and to is not None:
+            if value > to:
+                raise ValueError("'from' is after 'to'")
+            if (to - value).days > 3660:
+                raise ValueError("a custom period spans at most 3661 days")
+        return value
+
+
+class ImprovementPeriod(BaseModel):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    granularity: Literal["day", "week", "month", "custom"]
+
+
+class VolumeBucket(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period_start: str
+    count: int
+
+
+class Volumes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: dict[str, int]
+    type: dict[str, int]
+    category: dict[str, int]
+    severity: dict[str, int]
+    product: dict[str, int]
+    department: dict[str, int]
+    outcome: dict[str, int]
+    over_time: list[VolumeBucket]
+    over_time_bucket: Literal["day", "week", "month"]
+
+
+class SlaBreach(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    complaint_id: str
+    target: str
+    deadline: str
+    at: str = Field(description="breached_at, or met_at for a late step without a breach")
+    kind: Literal["deadline_breached", "met_late"]
+    met_at: str | None
+
+
+class SlaTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decided: int
+    on_time: int
+    late: int
+    open_breached: int
+    compliance: float | None = Field(description="on_time / (decided + open_breached)")
+    breaches: list[SlaBreach]
+
+
+class ReportRate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int
+    of: int
+    rate: float | None
+
+
+class ReportRates(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reopened: ReportRate
+    disputed: ReportRate
+    first_contact_resolution: ReportRate
+
+
+class HistogramBin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_hours: float
+    to_hours: float | None = Field(description="exclusive; null: no upper bound")
+    count: int
+
+
+class ReportTimes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    first_response: Durations
+    resolution: Durations
+    resolution_histogram: list[HistogramBin]
+
+
+class Satisfaction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    responses: int
+    average: float | None
+    distribution: dict[str, int]
+    follow_up_coverage: float | None
+    closed: int
+    coverage_target: float
+    meets_target: bool
+
+
+class RootCauseShare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str
+    count: int
+    share: float
+    cumulative_share: float
+
+
+class Recurrence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str
+    count: int
+    complaint_ids: list[str]
+
+
+class RecurringComplaints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    customer: list[Recurrence]
+    product: list[Recurrence]
+    location: list[Recurrence]
+
+
+class ActionEffect(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action_id: str
+    complaint_id: str
+    root_cause: str
+    status: str
+    due_date: str
+    done_at: str | None
+    overdue: bool
+    rate_before: float | None = Field(description="complaints/week with the cause, before")
+    rate_after: float | None = Field(description="complaints/week with the cause, after")
+
+
+class CorrectiveActionsSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    open: int
+    overdue: int
+    done: int
+    verified_effective: int
+    verified_ineffective: int
+    total: int
+    rate_weeks: int
+    actions: list[ActionEffect]
+
+
+class StaffFigures(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    staff: str
+    cases: int
+    sla_decided: int
+    sla_on_time: int
+    satisfaction_average: float | None
+
+
+class ImprovementReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: ImprovementPeriod
+    as_of: str | None
+    complaints: int
+    volumes: Volumes
+    sla: dict[str, SlaTarget]
+    times: ReportTimes
+    rates: ReportRates
+    satisfaction: Satisfaction
+    root_causes: list[RootCauseShare]
+    recurring: RecurringComplaints
+    corrective_actions: CorrectiveActionsSummary
+    staff: list[StaffFigures]

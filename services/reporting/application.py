@@ -14,7 +14,8 @@ from eventsourcing.domain import Aggregate
 from contracts import api
 from contracts.envelope import Envelope
 from servicekit.application import ServiceApplication
-from servicekit.errors import NotFound
+from servicekit.errors import InvalidCommand, NotFound
+from services.reporting import metrics
 from services.reporting.domain import Timeline, timeline_id
 from services.reporting.evidence import changes, evidence_html, evidence_pack
 from services.reporting.projections import complaint_record, events_as_of, summary
@@ -30,6 +31,7 @@ class ReportingApplication(ServiceApplication):
         self._read_up_to = 0
         self._entries: dict[str, list[dict[str, Any]]] = {}
         self._records: dict[str, dict[str, Any]] = {}
+        self._report_facts: dict[str, tuple[int, dict[str, Any]]] = {}  # improvement report
 
     def policy(self, envelope: Envelope) -> Iterable[Aggregate]:
         timeline = self.get_or_none(timeline_id(envelope.complaint_id)) \
@@ -111,3 +113,40 @@ class ReportingApplication(ServiceApplication):
             for cid in changed:
                 self._records[cid] = complaint_record(self._entries[cid])
             return [self._records[cid] for cid in sorted(self._records)]
+
+    # --- the improvement report ---------------------------------------------
+
+    def improvement_report(self, query: api.ImprovementQuery) -> dict[str, Any]:
+        """The improvement report (services/reporting/metrics.py has its definitions),
+        from reporting's own timelines; as_of replays what was recorded by then."""
+        now = self.clock.now()
+        as_of = query.as_of
+        if as_of is not None and as_of > now:
+            raise InvalidCommand("query.as_of", "is in the future")
+        if query.period == "custom":
+            assert query.from_ is not None and query.to is not None  # the query checked
+            period = metrics.Period.custom(query.from_, query.to)
+        else:
+            period = metrics.Period.containing(query.period,
+                                               query.date_ or (as_of or now).date())
+        return metrics.improvement_report(self._facts_as_of(as_of), period, as_of,
+                                          as_of or now)
+
+    def _facts_as_of(self, as_of: datetime | None) -> list[dict[str, Any]]:
+        """Every complaint's report facts, folded again only for a complaint with new
+        events; for an as-of, from its events recorded by then (the cached facts when
+        all of them were)."""
+        self._current_records()  # reads new notifications into self._entries
+        with self._lock:
+            facts = []
+            for cid, entries in self._entries.items():
+                cached = self._report_facts.get(cid)
+                if cached is None or cached[0] != len(entries):
+                    cached = (len(entries), metrics.complaint_facts(entries))
+                    self._report_facts[cid] = cached
+                current = cached[1]
+                if as_of is None or datetime.fromisoformat(current["last_recorded"]) <= as_of:
+                    facts.append(current)
+                elif chosen := events_as_of(entries, as_of):
+                    facts.append(metrics.complaint_facts(chosen))
+            return facts

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 from contracts import api
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
+from services.reporting import render
 from services.reporting.application import ReportingApplication
 
 
@@ -44,3 +45,24 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
     def evidence_html(self, call, complaint_id: uuid.UUID):
         return Response(self.runtime.app.evidence_html(complaint_id, call.query.as_of),
                         mimetype="text/html")
+
+    # --- the improvement report -----------------------------------------------------
+
+    @endpoint("GET", "/reports/improvement", query=api.ImprovementQuery,
+              response=api.ImprovementReport, summary="improvement_report")
+    def improvement_report(self, call):
+        return self.runtime.app.improvement_report(call.query)
+
+    @endpoint("GET", "/reports/improvement.csv", query=api.ImprovementQuery,
+              media_type="text/csv", summary="improvement_report_csv")
+    def improvement_report_csv(self, call):
+        report = self.runtime.app.improvement_report(call.query)
+        name = f"improvement-{report['period']['from']}-{report['period']['to']}.csv"
+        return Response(render.to_csv(report), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @endpoint("GET", "/reports/improvement.html", query=api.ImprovementQuery,
+              media_type="text/html", summary="improvement_report_html")
+    def improvement_report_html(self, call):
+        report = self.runtime.app.improvement_report(call.query)
+        return Response(render.to_html(report), mimetype="text/html")
