@@ -29,6 +29,7 @@ from eventsourcing.utils import get_topic
 from pydantic import BaseModel
 
 from contracts.envelope import Actor, Envelope, make_envelope
+from servicekit.chain import ChainedEventStore, ChainMapper, chain_key
 from servicekit.clock import Clock, SystemClock
 from servicekit.config import event_store_env
 
@@ -92,6 +93,19 @@ class ServiceApplication(Application[uuid.UUID]):
 
     def construct_recorder(self):  # type: ignore[override]
         return self.factory.process_recorder()
+
+    def construct_mapper(self):  # type: ignore[override]
+        """Reads strip the audit chain header (servicekit/chain.py)."""
+        return self.factory.mapper(transcoder=self.construct_transcoder(),
+                                   mapper_class=ChainMapper)
+
+    def construct_event_store(self):  # type: ignore[override]
+        """Every save (and every processing) chains its events per aggregate."""
+        key, development = chain_key(self.env)
+        if development:
+            log.warning("%s: AUDIT_CHAIN_KEY is not set; the audit chain uses the "
+                        "development key, which anyone with the source can forge", self.name)
+        return ChainedEventStore(mapper=self.mapper, recorder=self.recorder, key=key)
 
     # --- commands ---------------------------------------------------------
 
