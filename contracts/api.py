@@ -674,6 +674,7 @@ class EvidencePack(BaseModel):
 
 
 _REQUIRED_FOR_CUSTOM = "required with period=custom"
+REPORT_YEARS = (1900, 2999)  # the days a report may name (keeps date arithmetic in range)
 
 
 class ImprovementQuery(Request):
@@ -708,6 +709,13 @@ class ImprovementQuery(Request):
     def _present(cls, value: Any) -> Any:
         if value is _REQUIRED_FOR_CUSTOM:
             raise ValueError(_REQUIRED_FOR_CUSTOM)
+        return value
+
+    @field_validator("date_", "to", "from_", "as_of")
+    @classmethod
+    def _in_reporting_range(cls, value: Any) -> Any:
+        if value is not None and not REPORT_YEARS[0] <= value.year <= REPORT_YEARS[1]:
+            raise ValueError(f"outside the years {REPORT_YEARS[0]} to {REPORT_YEARS[1]}")
         return value
 
     @field_validator("date_")

@@ -458,6 +458,8 @@ def test_as_of_uses_when_the_upstream_recorded_the_event_not_when_it_happened():
     ({"period": "week", "from": "2026-11-01"}, "from"),
     ({"period": "week", "date": "2026-13-01"}, "date"),
     ({"as_of": "2026-11-01T00:00:00"}, "as_of"),
+    ({"period": "week", "date": "0001-01-01"}, "date"),
+    ({"as_of": "9999-12-31T23:59:59Z"}, "as_of"),
     ({"colour": "red"}, "colour"),
 ])
 def test_bad_query_params_name_the_field(params, field):
