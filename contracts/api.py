@@ -590,6 +590,8 @@ class FieldError(BaseModel):
 class Error(BaseModel):
     error: str
     message: str
+    reason: str | None = Field(default=None, description=(
+        "401 only: missing, malformed, expired, bad_signature or unknown_role"))
     fields: list[FieldError] | None = None
     state: str | None = None
     allowed_actions: list[str] | None = None

@@ -20,28 +20,26 @@ from werkzeug.wrappers import Request, Response
 
 from contracts.api import Error, FieldError
 from contracts.envelope import Actor
-from contracts.vocabulary import Role
+from servicekit import auth
 from servicekit.errors import Forbidden, InvalidCommand, NotFound, StateConflict
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 16
-ACTOR_ID_HEADER = "X-Actor-Id"
-ACTOR_ROLE_HEADER = "X-Actor-Role"
+AUTHORIZATION_HEADER = "Authorization"
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
-class Unidentified(Exception):
-    pass
-
-
 class Call:
-    """What a handler gets besides the path parameters."""
+    """What a handler gets besides the path parameters. `actor` is the token's subject
+    in the role that allowed the action (None only on the public endpoints)."""
 
-    def __init__(self, request: Request, actor: Actor | None, body: Any, query: Any):
+    def __init__(self, request: Request, actor: Actor | None, body: Any, query: Any,
+                 principal: auth.Principal | None = None):
         self.request = request
         self.actor = actor
+        self.principal = principal
         self.body = body
         self.query = query
         self.correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
@@ -71,21 +69,12 @@ def _field_errors(exc: ValidationError, prefix: str) -> list[FieldError]:
     ]
 
 
-HTTP_ROLES = [r.value for r in Role if r != Role.system]
-
-
-def _actor(request: Request) -> Actor:
-    actor_id = request.headers.get(ACTOR_ID_HEADER)
-    role = request.headers.get(ACTOR_ROLE_HEADER)
-    if not actor_id or not role:
-        raise Unidentified(f"say who you are with the {ACTOR_ID_HEADER} and "
-                           f"{ACTOR_ROLE_HEADER} headers")
-    if len(actor_id) > 100:
-        raise InvalidCommand(f"header.{ACTOR_ID_HEADER}", "at most 100 characters")
-    if role not in HTTP_ROLES:
-        raise InvalidCommand(f"header.{ACTOR_ROLE_HEADER}",
-                             "must be one of " + ", ".join(HTTP_ROLES))
-    return Actor(id=actor_id, role=role)
+def _identify(service: Any, fn: Callable[..., Any], request: Request
+              ) -> tuple[auth.Principal, Actor]:
+    """Authentication (401) and the permission table (403): the one place for HTTP."""
+    principal = auth.authenticate(request.headers.get(AUTHORIZATION_HEADER))
+    return principal, auth.permissions().authorize(
+        principal, auth.action_of(service.name, fn.__name__))
 
 
 def _body(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -120,13 +109,17 @@ def _depth(data: Any) -> int:
 def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request: Request,
             path_params: dict[str, str]) -> Response:
     try:
-        actor = _actor(request) if spec["method"] != "GET" else None
+        principal, actor = (None, None) if spec["public"] else _identify(service, fn, request)
         for name, value in path_params.items():
             if name.endswith("_id"):
                 try:
                     path_params[name] = uuid.UUID(value)
                 except ValueError:
                     raise NotFound(name.removesuffix("_id"), value) from None
+        scope = getattr(service, "check_scope", None)
+        if principal is not None and scope is not None:
+            # the service's row-level rule (whose case is it), after the table allowed
+            scope(principal, actor, fn.__name__, path_params)
         body = None
         if spec["body"] is not None:
             try:
@@ -141,14 +134,17 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
             except ValidationError as exc:
                 return error_response(422, "invalid", "the query is invalid",
                                       fields=_field_errors(exc, "query"))
-        result = fn(service, Call(request, actor, body, query), **path_params)
+        result = fn(service, Call(request, actor, body, query, principal), **path_params)
         if spec["method"] != "GET" and hasattr(service, "runtime"):
             service.runtime.wake()
         if isinstance(result, Response):  # a non-JSON media type (see `media_type`)
             return result
         return json_response(result, spec["status"])
-    except Unidentified as exc:
-        return error_response(401, "unidentified", str(exc))
+    except auth.Unauthenticated as exc:
+        response = error_response(401, "unauthenticated", str(exc), reason=exc.reason)
+        response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", ' \
+            f'error_description="{exc.reason}"'
+        return response
     except ValidationError as exc:
         return error_response(422, "invalid", "the request is invalid",
                               fields=_field_errors(exc, ""))
@@ -180,18 +176,22 @@ def endpoint(
     status: int = 200,
     summary: str = "",
     media_type: str = "application/json",
+    public: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """`media_type` other than JSON: the handler returns a werkzeug Response of that type
-    (errors stay JSON), and the OpenAPI document says so."""
+    (errors stay JSON), and the OpenAPI document says so. `public=True` only for /health
+    and /openapi.json: every other endpoint needs a bearer token whose role the
+    permission table (servicekit.auth) allows `<service>.<handler name>`."""
     spec = {"method": method, "path": path, "body": body, "query": query,
             "response": response, "status": status, "summary": summary,
-            "media_type": media_type}
+            "media_type": media_type, "public": public}
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def handler(self: Any, request: Request, **path_params: str) -> Response:
             return _handle(fn, spec, self, request, path_params)
 
+        spec["handler"] = fn.__name__
         handler.endpoint_spec = spec  # type: ignore[attr-defined]
         return http(method, path)(handler)
 
@@ -201,9 +201,13 @@ def endpoint(
 # --- OpenAPI -----------------------------------------------------------------
 
 _PARAM = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
-_ERRORS = {"401": "actor headers missing", "403": "the role may not do this",
+_ERRORS = {"401": "the bearer token is missing, malformed, expired, wrongly signed or "
+                  "names an unknown role", "403": "the role may not do this",
            "404": "unknown id",
            "409": "the state forbids the action", "422": "invalid input"}
+_SECURITY = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                            "description": "HS256 token with sub, roles, exp (and team); "
+                                           "python -m servicekit.tokens issues one"}}
 
 
 def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[str, Any]:
@@ -227,12 +231,13 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
             for name, prop in qschema.get("properties", {}).items():
                 prop = {k: v for k, v in prop.items() if k != "title"}
                 params.append({"name": name, "in": "query", "required": False, "schema": prop})
-        if spec["method"] != "GET":
-            params += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
-                       for h in (ACTOR_ID_HEADER, ACTOR_ROLE_HEADER)]
+        errors = {code: text for code, text in _ERRORS.items()
+                  if not spec["public"] or code not in ("401", "403")}
         operation: dict[str, Any] = {
             "operationId": spec["summary"] or spec["path"],
             "summary": spec["summary"],
+            "x-action": auth.action_of(service_cls.name, spec["handler"]),  # type: ignore[attr-defined]
+            "security": [] if spec["public"] else [{"bearerAuth": []}],
             "parameters": params,
             "responses": {
                 str(spec["status"]): {
@@ -245,7 +250,7 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
                 },
                 **{code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
-                   for code, text in _ERRORS.items()},
+                   for code, text in errors.items()},
             },
         }
         if spec["body"] is not None:
@@ -256,7 +261,7 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": defs.get("$defs", {})},
+        "components": {"schemas": defs.get("$defs", {}), "securitySchemes": _SECURITY},
     }
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from nameko.messaging import Consumer
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from contracts.envelope import Envelope
+from servicekit import auth
 from servicekit.application import ServiceApplication
 
 log = logging.getLogger(__name__)
@@ -107,18 +109,28 @@ class OutboxRelay:
 class UpstreamLog:
     """Reads an upstream's notification log over RPC, on a standalone proxy with its own
     connection: a reply must never wait behind the container's worker pool, which may
-    be full of handlers queued on the subscriber this fetch is serving."""
+    be full of handlers queued on the subscriber this fetch is serving. Each call carries
+    a service token (role `system`) in the context data; the proxy is rebuilt with a
+    fresh one before the token runs out."""
 
-    def __init__(self, upstream: str, config: dict[str, Any], timeout: float = 10.0):
+    def __init__(self, upstream: str, config: dict[str, Any], timeout: float = 10.0,
+                 caller: str = "service"):
         self.upstream = upstream
         self.config = config
         self.timeout = timeout
+        self.caller = caller
         self._standalone: ServiceRpcProxy | None = None
         self._proxy: Any = None
+        self._renew_at = 0.0
 
     def __call__(self, start: int, limit: int) -> list[dict[str, Any]]:
+        if self._proxy is not None and time.monotonic() >= self._renew_at:
+            self.close()
         if self._proxy is None:
-            self._standalone = ServiceRpcProxy(self.upstream, self.config, timeout=self.timeout)
+            context = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token(self.caller)}
+            self._renew_at = time.monotonic() + auth.SERVICE_TOKEN_TTL / 2
+            self._standalone = ServiceRpcProxy(self.upstream, self.config,
+                                               context_data=context, timeout=self.timeout)
             self._proxy = self._standalone.start()
         try:
             return self._proxy.notifications(start, limit)

@@ -3,6 +3,7 @@ container (never at import time), runs its outbox relay, and owns its subscriber
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
@@ -18,6 +19,7 @@ from nameko.timer import timer
 from werkzeug.wrappers import Request
 
 from contracts.api import Health
+from servicekit import auth
 from servicekit.application import ServiceApplication
 from servicekit.http import endpoint, json_response, openapi_document
 from servicekit.messaging import (
@@ -77,6 +79,8 @@ class ServiceRuntime(DependencyProvider):
         self.runtime: Runtime | None = None
 
     def setup(self) -> None:
+        # No key, or an entrypoint the permission table does not know: refuse to start.
+        auth.check_service(self.container.service_cls)
         config = self.container.config
         app = self.app_factory()
         relay = None
@@ -84,7 +88,8 @@ class ServiceRuntime(DependencyProvider):
             publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
                                   delivery_mode=PERSISTENT, declare=[events_exchange(config)])
             relay = OutboxRelay(app, publisher, events_exchange(config))
-        self.logs = [UpstreamLog(u, config) for u in self.upstreams]
+        self.logs = [UpstreamLog(u, config, caller=self.container.service_name)
+                     for u in self.upstreams]
         self.runtime = Runtime(app, relay, {log.upstream: Subscriber(app, log.upstream, log)
                                             for log in self.logs})
 
@@ -106,6 +111,28 @@ class ServiceRuntime(DependencyProvider):
     def get_dependency(self, worker_ctx: Any) -> Runtime:
         assert self.runtime is not None
         return self.runtime
+
+
+class CallerContext(DependencyProvider):
+    """The nameko context data a call arrived with (where RPC callers put their token)."""
+
+    def get_dependency(self, worker_ctx: Any) -> dict[str, Any]:
+        return dict(worker_ctx.context_data or {})
+
+
+def secured_rpc(fn: Callable[..., Any]) -> Any:
+    """An RPC entrypoint that first checks the caller's bearer token (context data key
+    `authorization`, sent by UpstreamLog) against the permission table: the one place
+    for every RPC entrypoint, as servicekit.http is for HTTP."""
+
+    @functools.wraps(fn)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        principal = auth.authenticate(self.caller.get(auth.RPC_TOKEN_KEY))
+        auth.permissions().authorize(principal, auth.action_of(self.name, fn.__name__))
+        return fn(self, *args, **kwargs)
+
+    method.rpc_action = True  # type: ignore[attr-defined]
+    return rpc(expected_exceptions=(auth.Unauthenticated, auth.Denied))(method)
 
 
 def subscriptions(*upstreams: str) -> type:
@@ -135,16 +162,17 @@ class ServiceBase:
     name: str
     title: str = ""
     runtime: Runtime
+    caller = CallerContext()
 
-    @endpoint("GET", "/health", response=Health, summary="health")
+    @endpoint("GET", "/health", response=Health, summary="health", public=True)
     def health(self, call) -> Health:
         return Health(status="ok", service=self.name, position=self.runtime.app.head())
 
-    @endpoint("GET", "/openapi.json", summary="openapi")
+    @endpoint("GET", "/openapi.json", summary="openapi", public=True)
     def openapi(self, call) -> Any:
         return openapi_document(type(self), self.title or self.name)
 
-    @rpc
+    @secured_rpc
     def notifications(self, start: int, limit: int = 100) -> list[dict[str, Any]]:
         envelopes = self.runtime.app.notifications(int(start), max(1, min(int(limit), MAX_PAGE)))
         return [e.model_dump(mode="json") for e in envelopes]

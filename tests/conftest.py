@@ -22,6 +22,12 @@ from servicekit.pii import MASTER_KEY_ENV, generate_master_key  # noqa: E402
 # one per test session, inherited by the e2e `nameko run` processes.
 os.environ.setdefault(MASTER_KEY_ENV, generate_master_key())
 
+# One signing key for the whole suite: nameko containers in this process, the e2e
+# `nameko run` processes and the tools inherit it; servicekit.client.auth_headers signs
+# with it. Set unconditionally, so a developer's own AUTH_SECRET never leaks into a run.
+TEST_AUTH_SECRET = "test-only-auth-secret-0123456789-abcdefghijklmnop"
+os.environ["AUTH_SECRET"] = TEST_AUTH_SECRET
+
 
 def _docker_answers() -> bool:
     return shutil.which("docker") is not None and subprocess.run(

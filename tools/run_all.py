@@ -1,9 +1,12 @@
 """`make run`: the four services as separate `nameko run` processes on SQLite event
-stores (one file each under $DATA_DIR), until Ctrl-C."""
+stores (one file each under $DATA_DIR), until Ctrl-C. Without $AUTH_SECRET it makes a
+random one for this run; it prints development tokens for every role and writes them
+to $DATA_DIR/dev-tokens.env (`source` it in another terminal)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -16,9 +19,52 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from servers import ensure_rabbitmq  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from servicekit import auth  # noqa: E402
+
 SERVICES = {"intake": 8001, "investigation": 8002, "resolution": 8003, "reporting": 8004}
 CLASSES = {"intake": "IntakeService", "investigation": "InvestigationService",
            "resolution": "ResolutionService", "reporting": "ReportingService"}
+
+
+# (variable, staff id, role, team): one per role, plus the people the README's second
+# walk-through needs. Teams come from the roster unless given here.
+DEV_IDENTITIES = [
+    ("AGENT_TOKEN", "agent-7", "agent", None),
+    ("INVESTIGATOR_TOKEN", "inv-1", "investigator", None),
+    ("RESOLVER_TOKEN", "res-1", "resolver", None),
+    ("SUPERVISOR_TOKEN", "sup-safe", "supervisor", None),
+    ("QUALITY_MANAGER_TOKEN", "qm-1", "quality_manager", None),
+    ("PRIVACY_OFFICER_TOKEN", "po-1", "privacy_officer", None),
+    ("ADMIN_TOKEN", "admin-1", "admin", None),
+    ("LEGAL_TOKEN", "legal-1", "investigator", "legal"),
+]
+DEV_TOKEN_TTL = 24 * 3600
+
+
+def ensure_secret(env: dict[str, str]) -> bool:
+    """A random key for this development run when none is set; True if it made one."""
+    if env.get(auth.SECRET_ENV):
+        return False
+    env[auth.SECRET_ENV] = secrets.token_urlsafe(48)
+    return True
+
+
+def dev_tokens(env: dict[str, str]) -> dict[str, str]:
+    key = auth.secret(env)
+    return {var: auth.issue(sub, role, DEV_TOKEN_TTL, team=team, key=key)
+            for var, sub, role, team in DEV_IDENTITIES}
+
+
+def write_dev_tokens(tokens: dict[str, str], data_dir: Path) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "dev-tokens.env"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    lines = [f"# development tokens ({DEV_TOKEN_TTL // 3600} h); `source {path}`"]
+    lines += [f"export {var}={token}" for var, token in tokens.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 def service_env(name: str, port: int, base: dict[str, str]) -> dict[str, str]:
@@ -94,13 +140,23 @@ def main() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     os.environ["AMQP_URI"] = ensure_rabbitmq()
+    made_key = ensure_secret(os.environ)  # type: ignore[arg-type]
+    auth.secret()  # a key that is set but too short stops here, before any service starts
     processes = start()
     try:
         wait_healthy(urls())
+        data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
+        tokens = dev_tokens(dict(os.environ))
+        token_file = write_dev_tokens(tokens, data_dir)
         print("\nThe complaint workflow is running:")
         for name, url in urls().items():
             print(f"  {name:<14} {url}   ({url}/openapi.json)")
-        print(f"Event stores: {os.environ.get('DATA_DIR', ROOT / 'data')}/*.sqlite"
+        print(f"Event stores: {data_dir}/*.sqlite")
+        print(f"\nDevelopment tokens ({DEV_TOKEN_TTL // 3600} h, signed with "
+              f"{'a random AUTH_SECRET made for this run' if made_key else 'AUTH_SECRET'}):")
+        for var, token in tokens.items():
+            print(f"  export {var}={token}")
+        print(f"The same lines are in {token_file}: `source {token_file}`"
               "\nPress Ctrl-C to stop.\n", flush=True)
         while all(p.poll() is None for p in processes.values()):
             time.sleep(0.5)

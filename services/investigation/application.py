@@ -280,6 +280,12 @@ class InvestigationApplication(ServiceApplication):
         chosen.sort(key=lambda a: (a.due_date, str(a.id)))
         return api.CorrectiveActionList(actions=[self.action_view(a) for a in chosen])
 
+    def get_action(self, action_id: uuid.UUID) -> api.CorrectiveActionView:
+        action = self.get_or_none(action_id)
+        if not isinstance(action, CorrectiveAction):
+            raise NotFound("corrective action", action_id)
+        return self.action_view(action)
+
     def _case(self, complaint_id: uuid.UUID) -> Case:
         case = self.get_or_none(case_id(complaint_id))
         if case is None:

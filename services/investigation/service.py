@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from contracts import api
+from servicekit.auth import action_of
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
+from services.investigation.access import Scope
 from services.investigation.application import InvestigationApplication
 
 
@@ -15,9 +17,26 @@ class InvestigationService(ServiceBase, subscriptions("intake", "resolution")):
     title = "Investigation: cases, findings, root cause"
     runtime = ServiceRuntime(InvestigationApplication, upstreams=("intake", "resolution"))
 
+    def scope(self, principal, handler: str) -> Scope:
+        return Scope.of(principal, action_of(self.name, handler), self.runtime.app.roster)
+
+    def check_scope(self, principal, actor, handler: str, path: dict) -> None:
+        """Row-level rule (services/investigation/access.py), called by servicekit.http
+        for every endpoint once the permission table allowed it; lists filter instead."""
+        scope = self.scope(principal, handler)
+        if scope.unrestricted:
+            return
+        complaint_id = path.get("complaint_id")
+        if "action_id" in path:
+            complaint_id = self.runtime.app.get_action(path["action_id"]).complaint_id
+        if complaint_id is not None:
+            scope.check(self.runtime.app.get_case(complaint_id), handler,
+                        path.get("consultation"))
+
     @endpoint("GET", "/cases", query=api.CaseQuery, response=api.CaseList, summary="list_cases")
     def list_cases(self, call):
-        return self.runtime.app.list_cases(call.query.assignee, call.query.status)
+        cases = self.runtime.app.list_cases(call.query.assignee, call.query.status)
+        return api.CaseList(cases=self.scope(call.principal, "list_cases").visible(cases.cases))
 
     @endpoint("GET", "/cases/<complaint_id>", response=api.CaseView, summary="get_case")
     def get_case(self, call, complaint_id: uuid.UUID):
@@ -68,13 +87,21 @@ class InvestigationService(ServiceBase, subscriptions("intake", "resolution")):
     @endpoint("GET", "/supervisor/queue", query=api.TeamQuery, response=api.CaseList,
               summary="supervisor_queue")
     def supervisor_queue(self, call):
-        return self.runtime.app.supervisor_queue(call.query.team)
+        queue = self.runtime.app.supervisor_queue(call.query.team)
+        return api.CaseList(cases=self.scope(call.principal, "supervisor_queue").visible(
+            queue.cases))
 
     @endpoint("GET", "/corrective-actions", query=api.CorrectiveActionQuery,
               response=api.CorrectiveActionList, summary="list_corrective_actions")
     def list_corrective_actions(self, call):
         q = call.query
-        return self.runtime.app.corrective_actions(q.status, q.owner, q.overdue)
+        actions = self.runtime.app.corrective_actions(q.status, q.owner, q.overdue)
+        scope = self.scope(call.principal, "list_corrective_actions")
+        if not scope.unrestricted:
+            cases = {c.complaint_id for c in scope.visible(self.runtime.app.list_cases().cases)}
+            actions = api.CorrectiveActionList(
+                actions=[a for a in actions.actions if a.complaint_id in cases])
+        return actions
 
     @endpoint("POST", "/corrective-actions/<action_id>/done", body=api.CompleteAction,
               response=api.CorrectiveActionView, summary="complete_corrective_action")

@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 import requests
 
+from servicekit.client import auth_headers
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import run_all  # noqa: E402
 
-AGENT = {"X-Actor-Id": "agent-7", "X-Actor-Role": "agent"}
-INVESTIGATOR = {"X-Actor-Id": "inv-1", "X-Actor-Role": "investigator"}
-RESOLVER = {"X-Actor-Id": "res-1", "X-Actor-Role": "resolver"}
+AGENT = auth_headers("agent-7", "agent")
+INVESTIGATOR = auth_headers("inv-1", "investigator")
+RESOLVER = auth_headers("res-1", "resolver")
+READER = auth_headers("admin-1", "admin")  # reads that are not themselves under test
 
 
 class System:
@@ -38,8 +41,9 @@ class System:
         process.kill()
         process.wait()
 
-    def get(self, service: str, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.urls[service] + path, timeout=10, **kwargs)
+    def get(self, service: str, path: str, headers: dict | None = READER,
+            **kwargs) -> requests.Response:
+        return requests.get(self.urls[service] + path, headers=headers, timeout=10, **kwargs)
 
     def post(self, service: str, path: str, body: dict, actor: dict) -> requests.Response:
         return requests.post(self.urls[service] + path, json=body, headers=actor, timeout=10)

@@ -2,11 +2,13 @@
 investigated with a consultation, its large remedy approved, disputed once, reopened by
 a dissatisfied follow-up, and finally closed — every step in the audit trail."""
 
-from tests.e2e.conftest import AGENT, INVESTIGATOR, RESOLVER
+from servicekit.client import auth_headers
+from tests.e2e.conftest import AGENT, RESOLVER
 
-SUPERVISOR = {"X-Actor-Id": "sup-safe", "X-Actor-Role": "supervisor"}
-SUPERVISOR_2 = {"X-Actor-Id": "sup-2", "X-Actor-Role": "supervisor"}
-LEGAL = {"X-Actor-Id": "legal-1", "X-Actor-Role": "investigator"}
+SUPERVISOR = auth_headers("sup-safe", "supervisor")
+SUPERVISOR_2 = auth_headers("sup-2", "supervisor")
+LEGAL = auth_headers("legal-1", "investigator", team="legal")  # the consulted department
+INVESTIGATOR = auth_headers("inv-9", "investigator")  # the safety team's, assigned the case
 
 
 def ok(response):

@@ -1,4 +1,5 @@
-"""`make run`'s launcher: prints the four URLs, and Ctrl-C stops every service."""
+"""`make run`'s launcher: prints the four URLs and development tokens signed with a key
+it made for the run, and Ctrl-C stops every service."""
 
 import os
 import signal
@@ -8,6 +9,7 @@ import time
 
 import requests
 
+from servicekit import auth
 from tests.e2e.conftest import ROOT
 
 
@@ -18,6 +20,7 @@ def test_the_launcher_prints_the_urls_and_ctrl_c_stops_every_service(amqp_uri, t
     env = {**os.environ, "AMQP_URI": amqp_uri, "DATA_DIR": str(tmp_path),
            "PYTHONUNBUFFERED": "1",
            **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()}}
+    del env["AUTH_SECRET"]  # the launcher makes one for the development run
     launcher = subprocess.Popen([sys.executable, str(ROOT / "tools/run_all.py")], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []
@@ -29,6 +32,18 @@ def test_the_launcher_prints_the_urls_and_ctrl_c_stops_every_service(amqp_uri, t
     for port in ports.values():
         assert f"http://127.0.0.1:{port}" in printed
         assert requests.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+    exports = dict(line.strip().removeprefix("export ").split("=", 1)
+                   for line in lines if line.strip().startswith("export "))
+    assert {"AGENT_TOKEN", "INVESTIGATOR_TOKEN", "RESOLVER_TOKEN", "SUPERVISOR_TOKEN",
+            "QUALITY_MANAGER_TOKEN", "PRIVACY_OFFICER_TOKEN", "ADMIN_TOKEN"} <= set(exports)
+    written = (tmp_path / "dev-tokens.env").read_text()
+    assert all(f"export {var}={token}" in written for var, token in exports.items())
+    triage = f"http://127.0.0.1:{ports['intake']}/triage"
+    assert requests.get(triage, timeout=5).status_code == 401
+    assert requests.get(triage, timeout=5, headers={
+        "Authorization": f"Bearer {exports['AGENT_TOKEN']}"}).status_code == 200
+    assert requests.get(triage, timeout=5, headers={  # the suite's key is not this run's
+        "Authorization": "Bearer " + auth.issue("agent-7", "agent", 60)}).status_code == 401
     children = subprocess.run(["pgrep", "-P", str(launcher.pid)], capture_output=True,
                               text=True).stdout.split()
     assert len(children) == 4

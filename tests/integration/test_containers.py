@@ -4,10 +4,13 @@ entrypoint_hook and entrypoint_waiter."""
 import requests
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 
+from servicekit import auth
+from servicekit.client import auth_headers
 from services.intake.service import IntakeService
 from services.investigation.service import InvestigationService
 
-AGENT = {"X-Actor-Id": "agent-7", "X-Actor-Role": "agent"}
+AGENT = auth_headers("agent-7", "agent")
+SERVICE_CALL = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("reporting")}
 
 
 def test_a_published_complaint_is_consumed_by_investigation(container_factory, amqp_uri,
@@ -30,11 +33,11 @@ def test_a_published_complaint_is_consumed_by_investigation(container_factory, a
         assert response.status_code == 201
     complaint_id = response.json()["complaint_id"]
 
-    with entrypoint_hook(investigation, "notifications") as notifications:
+    with entrypoint_hook(investigation, "notifications", SERVICE_CALL) as notifications:
         opened = notifications(1, 10)
     assert [e["event_type"] for e in opened] == ["case.opened", "case.assigned"]
     assert opened[1]["payload"]["investigator"] == "inv-1"
     assert opened[0]["complaint_id"] == complaint_id
-    with entrypoint_hook(intake, "notifications") as notifications:
+    with entrypoint_hook(intake, "notifications", SERVICE_CALL) as notifications:
         assert [e["event_type"] for e in notifications(1, 10)][:3] == [
             "complaint.received", "complaint.classified", "complaint.acknowledged"]

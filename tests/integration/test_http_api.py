@@ -19,6 +19,7 @@ import requests
 import yaml
 from kombu import Connection, Exchange, Queue
 
+from servicekit.client import auth_headers
 from services.intake.service import IntakeService
 from services.investigation.service import InvestigationService
 from services.reporting.service import ReportingService
@@ -27,9 +28,10 @@ from services.resolution.service import ResolutionService
 pytestmark = pytest.mark.integration
 
 EVENTS_EXCHANGE = "complaints.events"
-AGENT = {"X-Actor-Id": "agent-7", "X-Actor-Role": "agent"}
-INVESTIGATOR = {"X-Actor-Id": "inv-3", "X-Actor-Role": "investigator"}
-RESOLVER = {"X-Actor-Id": "res-5", "X-Actor-Role": "resolver"}
+AGENT = auth_headers("agent-7", "agent")
+INVESTIGATOR = auth_headers("inv-3", "investigator")
+RESOLVER = auth_headers("res-5", "resolver")
+READER = auth_headers("admin-1", "admin")  # reads that are not themselves under test
 SETTLE_SECONDS = 1.2  # longer than the outbox relay's idle poll (1 s)
 WAIT_SECONDS = 20.0
 
@@ -99,8 +101,9 @@ class Service:
         assert response.status_code < 500, (method, path, response.status_code, response.text)
         return response
 
-    def get(self, path: str, **kwargs: Any) -> requests.Response:
-        return self.call("GET", path, **kwargs)
+    def get(self, path: str, headers: dict[str, str] | None = READER, **kwargs: Any
+            ) -> requests.Response:
+        return self.call("GET", path, headers=headers, **kwargs)
 
     def post(self, path: str, body: Any = None, headers: dict[str, str] | None = AGENT,
              **kwargs: Any) -> requests.Response:
@@ -310,8 +313,11 @@ def check_health_and_openapi(service: Service, service_cls: type) -> None:
         if method == "post":
             assert {"401", "409", "422"} <= set(operation["responses"]), (method, path)
             assert "requestBody" in operation, (method, path)
-            headers = {p["name"] for p in operation["parameters"] if p["in"] == "header"}
-            assert {"X-Actor-Id", "X-Actor-Role"} <= headers
+        assert operation["security"] == [{"bearerAuth": []}], (method, path)
+        assert {"401", "403"} <= set(operation["responses"]), (method, path)
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path in ("/health", "/openapi.json"):
+        assert doc["paths"][path]["get"]["security"] == [], path
 
 
 def test_every_service_serves_health_and_a_valid_openapi_3_1_document_of_its_routes(start):
@@ -393,15 +399,6 @@ def test_intake_rejects_invalid_complaints_with_the_field_named(start, published
         invalid(intake.post("/complaints", raw=b"null"), "body")
         invalid(intake.post("/complaints", raw=b"{}"), "body.text")
         invalid(intake.post("/complaints", complaint(text="y" * 70_000)), "body")
-        invalid(intake.post("/complaints", complaint(), headers={
-            "X-Actor-Id": "agent-7", "X-Actor-Role": "emperor"}), "header.X-Actor-Role")
-
-
-def test_an_overlong_actor_id_is_rejected_naming_the_actor_id_header(start, published):
-    intake = start(IntakeService)
-    with Unchanged(published, intake):
-        invalid(intake.post("/complaints", complaint(), headers={
-            "X-Actor-Id": "a" * 101, "X-Actor-Role": "agent"}), "header.X-Actor-Id")
 
 
 def test_deeply_nested_json_is_rejected_as_invalid_not_a_server_error(start, published):
@@ -411,20 +408,32 @@ def test_deeply_nested_json_is_rejected_as_invalid_not_a_server_error(start, pub
         invalid(intake.post("/complaints", raw=b'{"text": ' + b"[" * 20_000), "body")
 
 
-def test_posts_without_actor_headers_are_unauthenticated_and_change_nothing(
+def test_requests_without_a_usable_token_are_unauthenticated_and_change_nothing(
         start, published):
+    """Missing, malformed, expired, wrongly signed, an unknown role, an overlong subject,
+    the old actor headers: each 401 naming only the reason, on writes and reads alike."""
+    import jwt
+
+    from tests.conftest import TEST_AUTH_SECRET
+    from tests.unit.test_auth import bad_tokens
+
     intake = start(IntakeService)
     complaint_id = receive(intake)
     reclassify = {"severity": "high", "reason": "the customer called the press"}
+    overlong = jwt.encode({"sub": "a" * 101, "roles": ["agent"], "exp": time.time() + 60},
+                          TEST_AUTH_SECRET, algorithm="HS256")
+    cases = [*bad_tokens(), ("malformed", {"Authorization": f"Bearer {overlong}"}),
+             ("missing", {"X-Actor-Id": "agent-7", "X-Actor-Role": "agent"})]
     with Unchanged(published, intake):
-        rejected(intake.post("/complaints", complaint(), headers=None), 401)
-        rejected(intake.post("/complaints", complaint(), headers={"X-Actor-Id": "a"}), 401)
-        rejected(intake.post("/complaints", complaint(), headers={"X-Actor-Role": "agent"}),
-                 401)
-        rejected(intake.post("/complaints", complaint(), headers={
-            "X-Actor-Id": "", "X-Actor-Role": "agent"}), 401)
-        rejected(intake.post(f"/complaints/{complaint_id}/reclassify", reclassify,
-                             headers=None), 401)
+        for reason, headers in cases:
+            for response in (intake.post("/complaints", complaint(), headers=headers),
+                             intake.post(f"/complaints/{complaint_id}/reclassify",
+                                         reclassify, headers=headers),
+                             intake.get(f"/complaints/{complaint_id}", headers=headers)):
+                body = rejected(response, 401)
+                assert (body["error"], body["reason"]) == ("unauthenticated", reason), body
+                assert set(body) == {"error", "reason", "message"}
+                assert response.headers["WWW-Authenticate"].startswith("Bearer ")
     assert intake.get(f"/complaints/{complaint_id}").json()["classification"][
         "severity"] == "normal"
 

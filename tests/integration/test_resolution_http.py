@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from servicekit.client import auth_headers
 from services.intake.service import IntakeService
 from services.resolution.service import ResolutionService
 from tests.integration import test_http_api as harness
@@ -24,8 +25,8 @@ pytestmark = pytest.mark.integration
 start = harness.start  # the fixtures: real containers on the test's own vhost
 published = harness.published
 
-SUPERVISOR = {"X-Actor-Id": "sup-2", "X-Actor-Role": "supervisor"}
-QUALITY = {"X-Actor-Id": "qm-1", "X-Actor-Role": "quality_manager"}
+SUPERVISOR = auth_headers("sup-2", "supervisor")
+QUALITY = auth_headers("qm-1", "quality_manager")
 
 
 @pytest.fixture
@@ -58,7 +59,8 @@ def test_praise_is_recorded_and_a_large_remedy_waits_for_a_supervisor(services, 
     published.wait_for("resolution.resolution.remedy_proposed")
     with Unchanged(published, intake, resolution):
         body = rejected(resolution.post(f"{path}/approve", {}, headers=RESOLVER), 403)
-        assert body["message"] == "only the supervisor role may approve a remedy"
+        assert body["message"] == ("the resolver role may not resolution.approve "
+                                   "(allowed: supervisor)")
         invalid(resolution.post(f"{path}/reject", {"reason": "no"}, headers=SUPERVISOR),
                 "body.reason")
         conflict(resolution.post(f"{path}/accept", {}, headers=RESOLVER), "awaiting_approval",
@@ -82,16 +84,17 @@ def test_a_suggestion_is_on_the_backlog_and_changes_status(services, published):
         (cid, "menu", "new")]
     path = f"/backlog/{cid}/status"
     planned = resolution.post(path, {"status": "planned", "note": "spring menu"},
-                              headers=QUALITY)
+                              headers=SUPERVISOR)
     assert (planned.status_code, planned.json()["status"]) == (200, "planned")
     published.wait_for("resolution.backlog.status_changed")
     with Unchanged(published, intake, resolution):
-        conflict(resolution.post(path, {"status": "new"}, headers=QUALITY), "planned",
+        conflict(resolution.post(path, {"status": "new"}, headers=SUPERVISOR), "planned",
                  ["mark_declined", "mark_done"])
-        invalid(resolution.post(path, {"status": "someday"}, headers=QUALITY), "body.status")
+        invalid(resolution.post(path, {"status": "someday"}, headers=SUPERVISOR), "body.status")
+        rejected(resolution.post(path, {"status": "done"}, headers=QUALITY), 403)  # reads only
         invalid(resolution.get("/backlog", params={"status": "someday"}), "query.status")
         rejected(resolution.post("/backlog/not-a-uuid/status", {"status": "done"},
-                                 headers=QUALITY), 404)
+                                 headers=SUPERVISOR), 404)
     assert resolution.get(f"/backlog/{cid}").json()["status"] == "planned"
 
 

@@ -1,7 +1,7 @@
 """Every write endpoint of every service, found from the endpoint metadata (so a new
 route is covered without editing this file): an invalid body (unknown field, not an
-object, malformed, nested too deep) answers 422 naming a field, a missing actor 401 —
-and nothing is stored."""
+object, malformed, nested too deep) answers 422 naming a field, a missing or bad token
+401 naming the reason — and nothing is stored."""
 
 import json
 import uuid
@@ -10,6 +10,8 @@ import pytest
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
+from servicekit import auth
+from servicekit.client import auth_headers
 from servicekit.http import vars_all
 from servicekit.runtime import Runtime
 from services.intake.application import IntakeApplication
@@ -20,7 +22,8 @@ from services.resolution.application import ResolutionApplication
 from services.resolution.service import ResolutionService
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-ACTOR = {"X-Actor-Id": "sup-1", "X-Actor-Role": "supervisor"}
+# every role a person can hold: the permission table allows each write to one of them
+ACTOR = auth_headers("sup-1", [r for r in auth.ROLES if r != auth.SERVICE_ROLE])
 SERVICES = [(IntakeService, IntakeApplication), (InvestigationService, InvestigationApplication),
             (ResolutionService, ResolutionApplication)]
 WRITES = [(service, app, handler.__name__) for service, app in SERVICES
@@ -70,8 +73,13 @@ def test_an_invalid_body_is_422_naming_the_field_and_stores_nothing(service_cls,
 
 @pytest.mark.parametrize(("service_cls", "app_cls", "name"), WRITES,
                          ids=[f"{s.name}.{n}" for s, _, n in WRITES])
-def test_a_write_without_an_actor_is_401_and_stores_nothing(service_cls, app_cls, name):
+def test_a_write_without_a_valid_token_is_401_naming_the_reason_and_stores_nothing(
+        service_cls, app_cls, name):
+    from tests.unit.test_auth import bad_tokens
+
     service, app = a_service(service_cls, app_cls)
-    status, answer = call(service, name, "{}", {}, **path_params(service_cls, name))
-    assert status == 401 and "X-Actor-Id" in answer["message"]
+    for reason, headers in bad_tokens():
+        status, answer = call(service, name, "{}", headers, **path_params(service_cls, name))
+        assert (status, answer["reason"]) == (401, reason), (name, reason, answer)
+        assert set(answer) == {"error", "message", "reason"}
     assert app.head() == 0

@@ -10,6 +10,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
+from servicekit.client import auth_headers
 from servicekit.clock import FrozenClock
 from servicekit.http import openapi_document
 from servicekit.runtime import Runtime
@@ -18,12 +19,15 @@ from services.resolution.service import ResolutionService
 from tests.unit.test_resolution import T0, Upstream, new_complaint
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-RESOLVER = {"X-Actor-Id": "res-5", "X-Actor-Role": "resolver"}
-SUPERVISOR = {"X-Actor-Id": "sup-1", "X-Actor-Role": "supervisor"}
-QUALITY = {"X-Actor-Id": "qm-1", "X-Actor-Role": "quality_manager"}
+RESOLVER = auth_headers("res-5", "resolver")
+SUPERVISOR = auth_headers("sup-1", "supervisor")
+QUALITY = auth_headers("qm-1", "quality_manager")
 
 
 def request(method, path, body=None, headers=None, query=None):
+    """A GET without headers reads as the resolver; a POST without them has no token."""
+    if headers is None and method == "GET":
+        headers = RESOLVER
     data = json.dumps(body) if isinstance(body, dict) else body
     return EnvironBuilder(method=method, path=path, data=data, headers=headers or {},
                           query_string=query, content_type="application/json").get_request()
@@ -69,7 +73,8 @@ def test_a_large_remedy_waits_for_a_supervisor_who_approves_it(service, app, ups
                                           complaint_id=str(cid)))
     assert status == 403
     assert body == {"error": "forbidden",
-                    "message": "only the supervisor role may approve a remedy"}
+                    "message": "the resolver role may not resolution.approve "
+                               "(allowed: supervisor)"}
     assert app.head() == head
 
     status, body = answer(service.approve(request("POST", "/", {"note": "ok"}, SUPERVISOR),
@@ -123,27 +128,30 @@ def test_the_backlog_is_listed_and_its_status_changed(service, app, upstream):
     assert [(i["complaint_id"], i["text"], i["status"]) for i in body["items"]] == [
         (str(cid), "Add a kids' menu", "new")]
     status, body = answer(service.update_backlog_item(
-        request("POST", "/", {"status": "planned", "note": "spring"}, QUALITY),
+        request("POST", "/", {"status": "planned", "note": "spring"}, SUPERVISOR),
         complaint_id=str(cid)))
-    assert (status, body["status"], body["history"][-1]["by"]) == (200, "planned", "qm-1")
+    assert (status, body["status"], body["history"][-1]["by"]) == (200, "planned", "sup-1")
     status, body = answer(service.get_backlog_item(request("GET", "/"),
                                                    complaint_id=str(cid)))
     assert (status, body["status"]) == (200, "planned")
     status, body = answer(service.update_backlog_item(
-        request("POST", "/", {"status": "new"}, QUALITY), complaint_id=str(cid)))
+        request("POST", "/", {"status": "new"}, SUPERVISOR), complaint_id=str(cid)))
     assert (status, body["state"], body["allowed_actions"]) == (
         409, "planned", ["mark_declined", "mark_done"])
     status, body = answer(service.update_backlog_item(
-        request("POST", "/", {"status": "someday"}, QUALITY), complaint_id=str(cid)))
+        request("POST", "/", {"status": "someday"}, SUPERVISOR), complaint_id=str(cid)))
     assert (status, [f["field"] for f in body["fields"]]) == (422, ["body.status"])
     status, _ = answer(service.list_backlog(request("GET", "/", query={"status": "x"})))
     assert status == 422
     status, _ = answer(service.update_backlog_item(
-        request("POST", "/", {"status": "done"}, QUALITY), complaint_id=str(uuid.uuid4())))
+        request("POST", "/", {"status": "done"}, SUPERVISOR), complaint_id=str(uuid.uuid4())))
     assert status == 404
     status, _ = answer(service.update_backlog_item(
         request("POST", "/", {"status": "done"}), complaint_id=str(cid)))
     assert status == 401
+    status, body = answer(service.update_backlog_item(  # quality managers only read it
+        request("POST", "/", {"status": "done"}, QUALITY), complaint_id=str(cid)))
+    assert (status, body["error"]) == (403, "forbidden")
 
 
 def test_praise_is_listed_with_counts_per_staff_member(service, app, upstream):

@@ -7,6 +7,8 @@ import uuid
 from nameko.testing.services import worker_factory
 from werkzeug.test import EnvironBuilder
 
+from servicekit import auth
+from servicekit.client import auth_headers
 from servicekit.messaging import Subscriber
 from servicekit.runtime import Runtime
 from services.intake.application import IntakeApplication
@@ -15,7 +17,8 @@ from services.investigation.application import InvestigationApplication
 from services.investigation.service import InvestigationService
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
-AGENT = {"X-Actor-Id": "agent-7", "X-Actor-Role": "agent"}
+AGENT = auth_headers("agent-7", "agent")
+SERVICE_CALL = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("investigation")}
 
 
 def request(method, path, body=None, headers=None):
@@ -25,7 +28,8 @@ def request(method, path, body=None, headers=None):
 
 
 def intake_worker():
-    return worker_factory(IntakeService, runtime=Runtime(IntakeApplication(env=POPO), None, {}))
+    return worker_factory(IntakeService, runtime=Runtime(IntakeApplication(env=POPO), None, {}),
+                          caller=SERVICE_CALL)
 
 
 def test_receiving_a_complaint_answers_201_with_its_classification():
@@ -49,7 +53,8 @@ def test_an_invalid_complaint_answers_422_and_stores_nothing():
 
 
 def test_an_unknown_complaint_answers_404():
-    response = intake_worker().get_complaint(request("GET", "/"), complaint_id=str(uuid.uuid4()))
+    response = intake_worker().get_complaint(request("GET", "/", headers=AGENT),
+                                             complaint_id=str(uuid.uuid4()))
     assert response.status_code == 404
 
 
@@ -96,7 +101,8 @@ class BrokenApplication(IntakeApplication):
 def test_an_internal_error_is_a_500_whose_log_holds_no_personal_data(caplog):
     service = worker_factory(IntakeService,
                              runtime=Runtime(BrokenApplication(env=POPO), None, {}))
-    response = service.get_complaint(request("GET", "/"), complaint_id=str(uuid.uuid4()))
+    response = service.get_complaint(request("GET", "/", headers=AGENT),
+                                     complaint_id=str(uuid.uuid4()))
     assert response.status_code == 500
     assert PHONE not in response.get_data(as_text=True)
     assert "unhandled ValueError in get_complaint" in caplog.text
