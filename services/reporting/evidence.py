@@ -34,6 +34,7 @@ SECTION_OF: dict[str, str] = {
     "complaint.merged": "receipt",
     "complaint.duplicate_absorbed": "receipt",
     "complaint.duplicate_dismissed": "receipt",
+    "customer.erased": "receipt",  # the customer's personal data was erased
     # acknowledgement: the customer is told, with the promised deadlines
     "complaint.acknowledged": "acknowledgement",
     "complaint.deadlines_set": "acknowledgement",
@@ -152,6 +153,8 @@ _DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
     "complaint.duplicate_absorbed": lambda p: (
         f"duplicate {p['duplicate_complaint_id']} merged into this complaint"),
     "complaint.duplicate_dismissed": lambda p: "duplicate flag dismissed" + _reason(p),
+    "customer.erased": lambda p: (
+        f"the customer's personal data erased ({p['complaints_affected']} complaint(s))"),
     "case.opened": lambda p: (
         f"case opened for team {p['team']} ({p['category']}, {p['severity']})"),
     "case.escalated": lambda p: f"escalated ({p.get('trigger', 'automatic')})" + _reason(p),

@@ -78,6 +78,7 @@ SAMPLES = {
                                 "targets": {"first_reply": {"deadline": T0, "warn_at": T0,
                                                             "clock": "calendar"}}},
     "complaint.clock_paused": {"reason": "waiting for the customer"},
+    "customer.erased": {"customer_ref": "9f2c" * 16, "complaints_affected": 2},
     "complaint.classification_confirmed": {"reason": "the agent agrees"},
     "complaint.possible_duplicate": {"earlier_complaint_id": str(uuid.UUID(int=3)),
                                      "similarity": 0.82},

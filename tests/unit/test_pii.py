@@ -119,3 +119,88 @@ def test_who_sees_what(role, assigned, plain):
     if not plain:
         assert not set(CUSTOMER.values()) & set(block.values())
     assert pii.shown(pii.ERASED_DATA, role, assigned) == pii.erased()
+
+
+# --- intake: sealed in its events, shown by role, erasable -------------------------
+
+from contracts import api  # noqa: E402
+from contracts.envelope import Actor  # noqa: E402
+from servicekit.errors import Forbidden, InvalidCommand, NotFound  # noqa: E402
+from services.intake.application import IntakeApplication  # noqa: E402
+
+AGENT = Actor(id="agent-7", role="agent")
+QM = Actor(id="qm-1", role="quality_manager")
+DPO = Actor(id="dpo-1", role="privacy_officer")
+PERSON = {**CUSTOMER, "email": "zhang.wei@example.com"}
+TEXT = "The waiter was rude and I waited an hour for my dinner"
+
+
+@pytest.fixture
+def intake():
+    return IntakeApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+
+def receive(app, customer=None, text=TEXT):
+    return app.receive_complaint(api.ReceiveComplaint(
+        channel="web", customer=customer or PERSON, text=text), AGENT)
+
+
+def stored_bytes(app):
+    return b"".join(n.state for n in app.recorder.select_notifications(start=1, limit=1000))
+
+
+def test_intake_stores_only_the_sealed_blob_and_shows_the_customer_by_role(intake):
+    view = receive(intake)
+    assert view.customer == PERSON  # the agent who received it
+    stored = stored_bytes(intake).lower()
+    for value in PERSON.values():
+        assert value.lower().encode() not in stored
+    assert b'"ct"' in stored
+    assert intake.get_complaint(view.complaint_id, QM).customer == pii.masked(PERSON)
+    assert intake.get_complaint(view.complaint_id, None).customer == pii.masked(PERSON)
+    block = intake.customer(view.complaint_id, "investigator", assigned=True)
+    assert (block.customer, block.view) == (PERSON, "plain")
+    assert intake.customer(view.complaint_id, "investigator").view == "masked"
+    for envelope in intake.notifications(1, 100):
+        text = envelope.model_dump_json().lower()
+        assert not any(v.lower() in text for v in PERSON.values()), envelope.event_type
+
+
+def test_duplicates_are_found_by_blind_index(intake):
+    first = receive(intake)
+    second = receive(intake, {"name": "Z W", "email": PERSON["email"].upper()}, TEXT + "!")
+    assert second.possible_duplicate_of == first.complaint_id
+
+
+def test_erasure_by_identifier_destroys_the_keys_records_who_and_stops_matching(intake):
+    first = receive(intake)
+    second = receive(intake, {"name": "Z W", "email": PERSON["email"]}, TEXT + "!")
+    other = receive(intake, {"name": "Li Lei", "phone": "+8613900139000"}, "Rude staff")
+    with pytest.raises(Forbidden):
+        intake.erase_customer(api.EraseCustomer(email=PERSON["email"]), AGENT)
+    with pytest.raises(InvalidCommand, match="exactly one"):
+        intake.erase_customer(api.EraseCustomer(email=PERSON["email"],
+                                                phone=PERSON["phone"]), DPO)
+    with pytest.raises(NotFound) as missing:
+        intake.erase_customer(api.EraseCustomer(email="nobody@example.com"), DPO)
+    assert "nobody" not in str(missing.value)
+
+    erasure = intake.erase_customer(api.EraseCustomer(email=PERSON["email"]), DPO)
+    assert sorted(erasure.complaints) == sorted([first.complaint_id, second.complaint_id])
+    assert erasure.keys_destroyed == 2 and erasure.erased_by == "dpo-1"
+    for cid in erasure.complaints:
+        assert intake.get_complaint(cid).customer == pii.erased()
+        assert intake.customer(cid, "agent").view == "erased"
+    assert intake.get_complaint(other.complaint_id).customer["name"] == "Li Lei"
+    erased = [e for e in intake.notifications(1, 100) if e.event_type == "customer.erased"]
+    assert len(erased) == 2 and {e.actor.id for e in erased} == {"dpo-1"}
+    assert {e.complaint_id: e.payload["customer_ref"] for e in erased} == {
+        first.complaint_id: first.customer_ref, second.complaint_id: second.customer_ref}
+    assert {e.payload["complaints_affected"] for e in erased} == {2}
+
+    again = intake.erase_customer(api.EraseCustomer(complaint_id=first.complaint_id), DPO)
+    assert again.keys_destroyed == 0
+    assert len([e for e in intake.notifications(1, 100)
+                if e.event_type == "customer.erased"]) == 2  # nothing recorded twice
+    fresh = receive(intake)
+    assert fresh.possible_duplicate_of is None and fresh.customer == PERSON

@@ -94,7 +94,7 @@ PHONE, EMAIL = "+8613800138000", "li@example.com"
 
 
 class BrokenApplication(IntakeApplication):
-    def get_complaint(self, complaint_id):
+    def get_complaint(self, complaint_id, reader=None):
         raise ValueError(f"internal failure quoting {PHONE} and {EMAIL}")  # runtime values
 
 
