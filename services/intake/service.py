@@ -10,7 +10,7 @@ from nameko.timer import timer
 
 from contracts import api
 from servicekit.http import endpoint
-from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
+from servicekit.runtime import ServiceBase, ServiceRuntime, secured_rpc, subscriptions
 from services.intake.application import IntakeApplication
 
 # How often the SLA clock looks for due warnings and breaches (seconds).
@@ -35,7 +35,19 @@ class IntakeService(ServiceBase, subscriptions("resolution")):
     @endpoint("GET", "/complaints/<complaint_id>", response=api.ComplaintView,
               summary="get_complaint")
     def get_complaint(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.get_complaint(complaint_id)
+        return self.runtime.app.get_complaint(complaint_id, call.actor)
+
+    @endpoint("POST", "/customers/erase", body=api.EraseCustomer, response=api.Erasure,
+              summary="erase_customer")
+    def erase_customer(self, call):
+        return self.runtime.app.erase_customer(call.body, call.actor, call.correlation_id)
+
+    @secured_rpc
+    def customer(self, complaint_id: str, role: str | None, assigned: bool = False) -> dict:
+        """The complaint's customer as `role` may see it; the calling service says
+        whether the person asking is the one assigned (intake does not know)."""
+        return self.runtime.app.customer(uuid.UUID(complaint_id), role, bool(assigned)
+                                         ).model_dump(mode="json")
 
     @endpoint("POST", "/complaints/<complaint_id>/reclassify", body=api.Reclassify,
               response=api.ComplaintView, summary="reclassify")
