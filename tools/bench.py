@@ -20,6 +20,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import servicekit  # noqa: E402,F401  (PSYCOPG_WAIT_FUNC before psycopg)
+from servicekit import pii  # noqa: E402
+
+# Intake seals personal data; a throwaway master key unless one is set.
+os.environ.setdefault(pii.MASTER_KEY_ENV, pii.generate_master_key())
 from contracts import api  # noqa: E402
 from contracts.envelope import Actor  # noqa: E402
 from servicekit.messaging import Subscriber  # noqa: E402

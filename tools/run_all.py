@@ -50,6 +50,24 @@ def ensure_secret(env: dict[str, str]) -> bool:
     return True
 
 
+def ensure_master_key(env: dict[str, str], data_dir: Path) -> Path | None:
+    """Intake needs PII_MASTER_KEY. For development, make one the first time and keep it
+    in $DATA_DIR/pii-master.key (0600): a new key each run would leave the stored
+    customers unreadable. Returns the file when the key came from it."""
+    from servicekit import pii
+
+    if env.get(pii.MASTER_KEY_ENV):
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "pii-master.key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(pii.generate_master_key() + "\n", encoding="utf-8")
+    env[pii.MASTER_KEY_ENV] = path.read_text(encoding="utf-8").strip()
+    return path
+
+
 def dev_tokens(env: dict[str, str]) -> dict[str, str]:
     key = auth.secret(env)
     return {var: auth.issue(sub, role, DEV_TOKEN_TTL, team=team, key=key)
@@ -142,16 +160,20 @@ def main() -> None:
     os.environ["AMQP_URI"] = ensure_rabbitmq()
     made_key = ensure_secret(os.environ)  # type: ignore[arg-type]
     auth.secret()  # a key that is set but too short stops here, before any service starts
+    data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
+    master_key_file = ensure_master_key(os.environ, data_dir)  # type: ignore[arg-type]
     processes = start()
     try:
         wait_healthy(urls())
-        data_dir = Path(os.environ.get("DATA_DIR", ROOT / "data"))
         tokens = dev_tokens(dict(os.environ))
         token_file = write_dev_tokens(tokens, data_dir)
         print("\nThe complaint workflow is running:")
         for name, url in urls().items():
             print(f"  {name:<14} {url}   ({url}/openapi.json)")
         print(f"Event stores: {data_dir}/*.sqlite")
+        if master_key_file:
+            print(f"Personal data is encrypted with the development master key in "
+                  f"{master_key_file} (set PII_MASTER_KEY to use your own)")
         print(f"\nDevelopment tokens ({DEV_TOKEN_TTL // 3600} h, signed with "
               f"{'a random AUTH_SECRET made for this run' if made_key else 'AUTH_SECRET'}):")
         for var, token in tokens.items():
