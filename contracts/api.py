@@ -128,9 +128,13 @@ class CustomerBlock(BaseModel):
     view: str = Field(description="plain, masked, erased or none")
 
 
+Source = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,29}$")]
+
+
 class ReceiveComplaint(Request):
     channel: Channel
-    customer: Customer
+    customer: Customer | None = Field(
+        default=None, description="required, except for an imported anonymous record")
     text: Text5000 = Field(description="what happened, in the customer's words (any language)")
     product: Text200 | None = None
     location: Text200 | None = Field(default=None, description="store, branch or department")
@@ -143,6 +147,13 @@ class ReceiveComplaint(Request):
     )
     staff_member: Text100 | None = Field(
         default=None, description="the staff member the feedback is about (e.g. praise)")
+    # An import of historical records (admin only): the record's source and its id there
+    # make the complaint id, so posting the same record again changes nothing.
+    source: Source | None = Field(default=None, description="e.g. cfpb (admin only)")
+    external_ref: Text100 | None = Field(default=None,
+                                         description="the record's id in its source")
+    tags: list[Text200] = Field(default_factory=list, max_length=20,
+                                description="labels kept from the source")
 
 
 class TriageItem(BaseModel):
@@ -232,6 +243,10 @@ class ComplaintView(BaseModel):
                                          description="flagged, merged or dismissed")
     merged_duplicates: list[uuid.UUID] = []
     clock_paused: bool = False
+    source: str | None = None
+    external_ref: str | None = None
+    tags: list[str] = []
+    customer_ref: str | None = None
     version: int
 
 
@@ -318,10 +333,18 @@ class CorrectiveActionIn(Request):
 
 class Conclude(Request):
     root_cause: RootCause
-    five_whys: list[Text500] = Field(min_length=1, max_length=5)
+    five_whys: list[Text500] = Field(max_length=5, description=(
+        "at least one why, except with root cause not_determined"))
     responsible_department: Text200
     corrective_actions: list[CorrectiveActionIn] = Field(default_factory=list, max_length=20)
     summary: Text5000
+
+    @field_validator("five_whys")
+    @classmethod
+    def _a_why_unless_not_determined(cls, whys: list[str], info: ValidationInfo):
+        if not whys and info.data.get("root_cause") != RootCause.not_determined:
+            raise ValueError("at least one why (only root cause not_determined has none)")
+        return whys
 
 
 class Finding(BaseModel):
@@ -387,6 +410,9 @@ class Respond(Request):
     amount: Decimal | None = Field(default=None, gt=0, max_digits=14, decimal_places=2,
                                    validate_default=True)
     currency: Currency | None = Field(default=None, validate_default=True)
+    timely: bool | None = Field(default=None, description=(
+        "admin only, for an imported record: the source's verdict on whether this response "
+        "met its deadline"))
 
     @field_validator("amount")
     @classmethod

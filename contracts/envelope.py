@@ -64,6 +64,12 @@ def derived_id(complaint_id: uuid.UUID, kind: str) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, f"{kind}:{complaint_id}")
 
 
+def imported_complaint_id(source: str, external_ref: str) -> uuid.UUID:
+    """The complaint id of a record imported from `source` (e.g. "cfpb") under its own
+    reference: the same record always gets the same id, so an import can be re-run."""
+    return uuid.uuid5(NAMESPACE, f"imported:{source}:{external_ref}")
+
+
 # ---------------------------------------------------------------------------
 # Registry of payload models and upcasters.
 

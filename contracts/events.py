@@ -72,6 +72,14 @@ class ComplaintReceived(_Payload):
     happened_at: AwareDatetime | None
     received_at: AwareDatetime
     staff_member: str | None = None
+    # An imported record: where it comes from (e.g. "cfpb") and its id there.
+    source: str | None = None
+    external_ref: str | None = None
+    tags: list[str] = Field(default_factory=list,
+                            description="labels kept from the source (issue, customer flags)")
+    customer_ref: str | None = Field(
+        default=None, description="a keyed pseudonym of the customer (HMAC-SHA256), never "
+        "their data; the same customer gets the same ref; null for an anonymous complaint")
 
 
 @payload("complaint.classified", version=2)
@@ -86,6 +94,7 @@ class ComplaintClassified(_Payload):
     scores: dict[str, float] = Field(default_factory=dict, description="per category")
     confidence: float = Field(default=1.0, ge=0, le=1)
     needs_triage: bool = Field(default=False, description="low confidence: an agent decides")
+    source: str | None = Field(default=None, description="set for an imported record")
 
 
 @payload("complaint.acknowledged", version=2)
@@ -301,6 +310,7 @@ class ResolutionRegistered(_Payload):
     type: ComplaintType
     channel: Channel
     requires_investigation: bool
+    source: str | None = Field(default=None, description="set for an imported record")
 
 
 @payload("resolution.ready")
@@ -317,6 +327,9 @@ class ResolutionResponded(_Payload):
     currency: str | None
     channel: Channel | None
     response_number: int
+    timely: bool | None = Field(
+        default=None, description="an imported record's own verdict on whether the response "
+        "met its deadline (intake uses it for the first_reply target)")
 
 
 @payload("resolution.remedy_proposed")

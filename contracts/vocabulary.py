@@ -50,6 +50,9 @@ class RootCause(StrEnum):
     environment = "environment"
     communication = "communication"
     supplier = "supplier"
+    # An imported record whose source names no root cause (e.g. the CFPB database): only
+    # an imported case may conclude with it, and it needs no five whys.
+    not_determined = "not_determined"
 
 
 class Outcome(StrEnum):
@@ -61,6 +64,11 @@ class Outcome(StrEnum):
     monetary_compensation = "monetary_compensation"
     non_monetary_relief = "non_monetary_relief"
     no_action = "no_action"
+    # The source's own verdicts, recorded only by an import of historical records:
+    # money paid or returned with the amount not recorded ("Closed with monetary relief"),
+    # and no response given in time ("Untimely response").
+    monetary_relief = "monetary_relief"
+    no_response = "no_response"
 
 
 class Role(StrEnum):
@@ -122,4 +130,7 @@ class BacklogStatus(StrEnum):
     declined = "declined"
 
 
-MONETARY_OUTCOMES = frozenset({Outcome.refund, Outcome.monetary_compensation})
+MONETARY_OUTCOMES = frozenset({Outcome.refund, Outcome.monetary_compensation,
+                               Outcome.monetary_relief})
+# Outcomes only an imported complaint may have (see Outcome).
+IMPORTED_ONLY_OUTCOMES = frozenset({Outcome.monetary_relief, Outcome.no_response})

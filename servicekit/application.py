@@ -9,8 +9,10 @@ It adds what the architecture needs on top of eventsourcing:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -39,6 +41,26 @@ T = TypeVar("T")
 COMMAND_ATTEMPTS = 5
 TRUTHY = {"y", "yes", "t", "true", "on", "1"}
 PAGE = 500  # notifications read per query when scanning the log
+
+
+_historical = threading.local()  # per greenthread: eventlet patches threading
+
+
+@contextlib.contextmanager
+def occurring_at(at: Any):
+    """Within this block, commands record `at` as their events' time (an import of
+    historical records; servicekit.http sets it from an admin's X-Occurred-At header)."""
+    previous = getattr(_historical, "at", None)
+    _historical.at = at
+    try:
+        yield
+    finally:
+        _historical.at = previous
+
+
+def occurred_at() -> Any:
+    """The historical time set by occurring_at(), else None."""
+    return getattr(_historical, "at", None)
 
 
 def retry_on_conflict(method: Callable[..., T]) -> Callable[..., T]:
@@ -119,7 +141,7 @@ class ServiceApplication(Application[uuid.UUID]):
         """What every domain event records besides its own fields."""
         return {
             "complaint_id": str(complaint_id),
-            "at": at or self.clock.now(),
+            "at": at or occurred_at() or self.clock.now(),
             "actor": actor.model_dump(mode="json"),
             "correlation_id": correlation_id or str(uuid.uuid4()),
         }

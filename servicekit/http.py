@@ -11,6 +11,7 @@ import re
 import traceback
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from nameko.web.handlers import http
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 from contracts.api import Error, FieldError
 from contracts.envelope import Actor
 from servicekit import auth
+from servicekit.application import occurring_at
 from servicekit.errors import Forbidden, InvalidCommand, NotFound, StateConflict
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,29 @@ def _depth(data: Any) -> int:
     return deepest
 
 
+OCCURRED_AT_HEADER = "X-Occurred-At"
+
+
+def _occurred_at(request: Request, actor: Actor | None) -> datetime | None:
+    """An import of historical records: an admin's X-Occurred-At (ISO 8601 with an offset,
+    not in the future) is the time of every event the request records."""
+    value = request.headers.get(OCCURRED_AT_HEADER)
+    if value is None:
+        return None
+    if actor is None or actor.role != "admin":
+        raise Forbidden(f"record events at a past time ({OCCURRED_AT_HEADER})", ["admin"])
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "not an ISO 8601 date-time, "
+                             "e.g. 2013-08-30T00:00:00+00:00") from None
+    if at.tzinfo is None:
+        raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "needs a UTC offset, e.g. +00:00")
+    if at > datetime.now(UTC):
+        raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "is in the future")
+    return at.astimezone(UTC)
+
+
 def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request: Request,
             path_params: dict[str, str]) -> Response:
     try:
@@ -134,7 +159,8 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
             except ValidationError as exc:
                 return error_response(422, "invalid", "the query is invalid",
                                       fields=_field_errors(exc, "query"))
-        result = fn(service, Call(request, actor, body, query, principal), **path_params)
+        with occurring_at(_occurred_at(request, actor)):
+            result = fn(service, Call(request, actor, body, query, principal), **path_params)
         if spec["method"] != "GET" and hasattr(service, "runtime"):
             service.runtime.wake()
         if isinstance(result, Response):  # a non-JSON media type (see `media_type`)

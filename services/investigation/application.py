@@ -85,13 +85,15 @@ class InvestigationApplication(ServiceApplication):
         case = handler(envelope, envelope.parsed(), case)
         return () if case is None else (case,)
 
-    def _open(self, meta: dict[str, Any], category: str, severity: str) -> Case:
+    def _open(self, meta: dict[str, Any], category: str, severity: str,
+              source: str | None = None) -> Case:
         case = Case(meta=meta, team=self.roster.team_for(category), category=category,
-                    severity=severity)
+                    severity=severity, source=source)
         reason = escalation_reason(category, severity)
         if reason:
             case.escalate(meta, reason, "severity")
-        self._route(case, meta)
+        if source is None:  # an imported case is assigned by the importer
+            self._route(case, meta)
         return case
 
     def _route(self, case: Case, meta: dict[str, Any]) -> None:
@@ -103,7 +105,8 @@ class InvestigationApplication(ServiceApplication):
                        case: Case | None) -> Case | None:
         if case is not None or event.type != ComplaintType.complaint:
             return None
-        return self._open(self.system_meta(envelope), event.category.value, event.severity.value)
+        return self._open(self.system_meta(envelope), event.category.value, event.severity.value,
+                          event.source)
 
     def _on_reclassified(self, envelope: Envelope, event: events.ComplaintReclassified,
                          case: Case | None) -> Case | None:
@@ -118,7 +121,7 @@ class InvestigationApplication(ServiceApplication):
         reason = escalation_reason(event.category.value, event.severity.value)
         if reason and case.escalation_status == EscalationStatus.none:
             case.escalate(meta, f"reclassified to {reason}", "severity")
-        if moved and case.status != "concluded":
+        if moved and case.status != "concluded" and not case.source:
             self._route(case, meta)
         return case
 

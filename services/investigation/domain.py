@@ -10,7 +10,14 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import derived_id
-from contracts.vocabulary import ActionStatus, CaseStatus, Category, EscalationStatus, Severity
+from contracts.vocabulary import (
+    ActionStatus,
+    CaseStatus,
+    Category,
+    EscalationStatus,
+    RootCause,
+    Severity,
+)
 from servicekit.errors import InvalidCommand, StateConflict, check_allowed, require_role
 
 ALLOWED: dict[str, set[str]] = {
@@ -22,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     CaseStatus.concluded: set(),
 }
 SUPERVISOR = "supervisor"
+ADMIN = "admin"  # the importer of historical records, on imported cases only
 
 
 def case_id(complaint_id: uuid.UUID) -> uuid.UUID:
@@ -45,8 +53,13 @@ class Case(Aggregate):
         return case_id(uuid.UUID(meta["complaint_id"]))
 
     @event("Opened")
-    def __init__(self, meta: dict[str, Any], team: str, category: str, severity: str):
+    def __init__(self, meta: dict[str, Any], team: str, category: str, severity: str,
+                 source: str | None = None):
         self.complaint_id = uuid.UUID(meta["complaint_id"])
+        # An imported record (its source, e.g. "cfpb"): not routed by open load (the
+        # importer assigns it at the source's date), its escalation may be taken by the
+        # importer (admin), and it may conclude with root cause not_determined.
+        self.source = source
         self.opened_at = meta["at"]
         self.status = CaseStatus.open
         self.team = team
@@ -106,7 +119,8 @@ class Case(Aggregate):
         self.escalation_taken_by = None
 
     def take_escalation(self, meta: dict[str, Any], note: str | None) -> None:
-        require_role(meta["actor"], "take an escalation", SUPERVISOR)
+        require_role(meta["actor"], "take an escalation",
+                     *((SUPERVISOR, ADMIN) if self.source else (SUPERVISOR,)))
         if self.escalation_status != EscalationStatus.pending:
             raise StateConflict("take_escalation", f"escalation {self.escalation_status}",
                                 self._allowed_now())
@@ -195,6 +209,9 @@ class Case(Aggregate):
                 f"conclude while waiting for the consultation of {', '.join(waiting)}",
                 self.status, self._allowed_now())
         self._check("conclude")
+        if root_cause == RootCause.not_determined and not self.source:
+            raise InvalidCommand("body.root_cause", "not_determined is only for an imported "
+                                 "record whose source names no root cause")
         self._concluded(meta, root_cause, five_whys, responsible_department,
                         corrective_actions, summary, self.conclusions + 1)
 

@@ -93,7 +93,7 @@ class ResolutionApplication(ServiceApplication):
     def _on_classified(self, meta: dict[str, Any], event: events.ComplaintClassified,
                        resolution: Resolution | None) -> tuple[Aggregate, ...]:
         resolution = resolution or Resolution(meta=meta)
-        resolution.register(meta, event.type.value, event.channel.value)
+        resolution.register(meta, event.type.value, event.channel.value, event.source)
         return (resolution, *self._feedback(meta, resolution, event, None))
 
     def _on_reclassified(self, meta: dict[str, Any], event: events.ComplaintReclassified,
@@ -147,9 +147,12 @@ class ResolutionApplication(ServiceApplication):
     @retry_on_conflict
     def respond(self, complaint_id: uuid.UUID, request: api.Respond, actor: Actor,
                 correlation_id: str | None = None) -> api.ResolutionView:
+        if request.timely is not None:
+            require_role(actor.model_dump(), "give a response's timeliness (timely)",
+                         Role.admin.value)
         return self._command(complaint_id, actor, correlation_id, lambda r, m: r.respond(
             m, request.outcome.value, request.message, request.amount, request.currency,
-            self.rules))
+            self.rules, request.timely))
 
     @retry_on_conflict
     def approve(self, complaint_id: uuid.UUID, request: api.ApproveRemedy, actor: Actor,

@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate, event
 
 from contracts.envelope import derived_id
 from contracts.vocabulary import (
+    IMPORTED_ONLY_OUTCOMES,
     MONETARY_OUTCOMES,
     BacklogStatus,
     ComplaintType,
@@ -97,6 +98,9 @@ class Resolution(Aggregate):
         self.follow_up: dict[str, Any] | None = None
         self.reopen_reasons: list[str] = []
         self.conclusions = 0
+        # An imported record (its source): its closure schedules no follow-up call, and
+        # only it may have the source's own outcomes (IMPORTED_ONLY_OUTCOMES).
+        self.source: str | None = None
 
     @property
     def reopen_count(self) -> int:
@@ -116,16 +120,20 @@ class Resolution(Aggregate):
 
     # --- reactions to upstream events -------------------------------------
 
-    def register(self, meta: dict[str, Any], type: str, channel: str | None) -> None:
+    def register(self, meta: dict[str, Any], type: str, channel: str | None,
+                 source: str | None = None) -> None:
         requires = type == ComplaintType.complaint
-        if (type, channel, requires) != (self.type, self.channel, self.requires_investigation):
-            self._registered(meta, type, channel, requires)
+        source = source or self.source
+        if (type, channel, requires, source) != (self.type, self.channel,
+                                                 self.requires_investigation, self.source):
+            self._registered(meta, type, channel, requires, source)
         if not requires and self.status in WAITING_FOR_INVESTIGATION:
             self._ready(meta, f"a {type} needs no investigation")
 
     @event("Registered")
     def _registered(self, meta: dict[str, Any], type: str, channel: str | None,
-                    requires_investigation: bool) -> None:
+                    requires_investigation: bool, source: str | None = None) -> None:
+        self.source = source
         self.type = type
         self.channel = channel
         self.requires_investigation = requires_investigation
@@ -146,26 +154,34 @@ class Resolution(Aggregate):
 
     def respond(self, meta: dict[str, Any], outcome: str, message: str,
                 amount: Decimal | None, currency: str | None,
-                policy: ResolutionPolicy) -> None:
+                policy: ResolutionPolicy, timely: bool | None = None) -> None:
         self._check("respond")
+        if outcome in IMPORTED_ONLY_OUTCOMES and not self.source:
+            raise InvalidCommand("body.outcome", f"{outcome} is only for an imported record "
+                                 "(the source's own verdict)")
+        if timely is not None and not self.source:
+            raise InvalidCommand("body.timely", "only for an imported record (the source's "
+                                 "verdict on its response)")
         threshold = needs_approval(outcome, amount, currency, policy)
         if threshold is not None and amount is not None and currency is not None:
             self._remedy_proposed(meta, outcome, message, amount, currency, threshold)
         else:
-            self._send(meta, outcome, message, amount, currency, policy, meta["actor"]["id"])
+            self._send(meta, outcome, message, amount, currency, policy, meta["actor"]["id"],
+                       timely)
 
     def _send(self, meta: dict[str, Any], outcome: str, message: str,
               amount: Decimal | None, currency: str | None, policy: ResolutionPolicy,
-              by: str) -> None:
+              by: str, timely: bool | None = None) -> None:
         self._responded(meta, outcome, message, amount, currency, self.channel,
-                        len(self.responses) + 1, by)
+                        len(self.responses) + 1, by, timely)
         if self.type == ComplaintType.inquiry:  # answered and closed, no investigation
             self._closed(meta, outcome, INQUIRY_CLOSED_NOTE, self._due(meta, policy))
 
     @event("Responded")
     def _responded(self, meta: dict[str, Any], outcome: str, message: str,
                    amount: Decimal | None, currency: str | None, channel: str | None,
-                   response_number: int, by: str | None = None) -> None:
+                   response_number: int, by: str | None = None,
+                   timely: bool | None = None) -> None:
         self.responses.append({"number": response_number, "outcome": outcome,
                                "message": message, "amount": amount, "currency": currency,
                                "at": meta["at"], "by": by or meta["actor"]["id"]})
@@ -234,8 +250,9 @@ class Resolution(Aggregate):
 
     # --- closure, follow-up, reopen -----------------------------------------
 
-    @staticmethod
-    def _due(meta: dict[str, Any], policy: ResolutionPolicy) -> datetime:
+    def _due(self, meta: dict[str, Any], policy: ResolutionPolicy) -> datetime | None:
+        if self.source:
+            return None  # history: nobody calls a customer of an imported record
         at: datetime = meta["at"]
         return at + timedelta(days=policy.follow_up_days)
 
