@@ -9,13 +9,15 @@ order (the tracking record of each position is written with the Timeline it chan
 
 The target store is a new one: by default a new SQLite file under $DATA_DIR; a
 non-empty target is refused unless --force (wipe it first) or --resume (carry on from
-its tracking positions). The broker is $AMQP_URI. A progress bar shows events done
+its tracking positions). The broker is $AMQP_URI; the upstreams are read with a service
+token signed with $AUTH_SECRET (role system). A progress bar shows events done
 against each upstream's head and the events/s rate; the totals and the rate are printed
 at the end. With --out DIR the rebuilt reports are written there exactly as the live
 service serves them (summary.json is the body of GET /reports/summary), so the two can
 be compared byte for byte.
 
-Exit status: 0 done, 2 bad options or a non-empty target, 1 an upstream failed."""
+Exit status: 0 done, 2 bad options, no AUTH_SECRET or a non-empty target, 1 an upstream
+failed."""
 
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from werkzeug.wrappers import Response
 
 from contracts import api
 from contracts.envelope import Envelope
+from servicekit import auth
 from servicekit.errors import InvalidCommand
 from servicekit.http import json_response
 from servicekit.messaging import UpstreamLog
@@ -339,9 +342,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        auth.secret()  # the upstreams answer a token signed with it
+    except auth.AuthConfigError as exc:
+        print(f"replay: {exc}", file=sys.stderr)
+        return 2
     env, what = store_env(args.sqlite, args.postgres)
     app = open_target(env, args.force, args.resume, what)
-    logs = {u: UpstreamLog(u, {"AMQP_URI": args.amqp_uri}, timeout=args.timeout)
+    logs = {u: UpstreamLog(u, {"AMQP_URI": args.amqp_uri}, timeout=args.timeout,
+                           caller="reporting-replay")  # a service token (role system)
             for u in UPSTREAMS}
     try:
         print(f"replaying into the {what}", flush=True)

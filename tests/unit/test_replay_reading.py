@@ -128,3 +128,30 @@ def test_a_resumed_replay_carries_on_after_the_recorded_positions(apps):
     fresh = apps()
     replay(fresh, split(entries), show_progress=False, say=lambda _: None)
     assert app.summary() == fresh.summary()
+
+
+def test_without_a_signing_key_the_replay_stops_before_touching_anything(
+        monkeypatch, tmp_path, capsys):
+    from services.reporting.replay import main
+
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    target = tmp_path / "r.sqlite"
+    assert main(["--sqlite", str(target), "--no-progress"]) == 2
+    assert "AUTH_SECRET is not set" in capsys.readouterr().err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize(("args", "problem"), [
+    (["--improvement", "period=month"], "--improvement needs --out"),
+    (["--out", "o", "--improvement", "period=fortnight"], "--improvement: period"),
+    (["--from", "2026-02-01", "--to", "2026-01-01"], "--from is after --to"),
+    (["--sqlite", "a", "--postgres", "b"], "not allowed with"),
+    (["--force", "--resume"], "not allowed with"),
+])
+def test_bad_options_exit_2_naming_the_problem(args, problem, capsys):
+    from services.reporting.replay import parse_args
+
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(args)
+    assert stopped.value.code == 2
+    assert problem in capsys.readouterr().err
