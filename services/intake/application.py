@@ -16,9 +16,11 @@ from eventlet.semaphore import Semaphore
 from eventsourcing.domain import Aggregate
 
 from contracts import api, events
-from contracts.envelope import Actor, Envelope
-from servicekit.application import ServiceApplication, retry_on_conflict
-from servicekit.errors import InvalidCommand, NotFound
+from contracts.envelope import Actor, Envelope, imported_complaint_id
+from contracts.vocabulary import Role
+from servicekit import pii
+from servicekit.application import ServiceApplication, occurred_at, retry_on_conflict
+from servicekit.errors import InvalidCommand, NotFound, StateConflict, require_role
 from services.intake import sla
 from services.intake.classification import (
     DEFAULT_RULES_FILE,
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 REPEAT_WINDOW = timedelta(days=90)  # an earlier complaint this recent makes it a repeat
 DUPLICATE_WINDOW = timedelta(days=14)  # ... and with similar text, a possible duplicate
 SIMILAR = 0.6
+# In-process callers (tools, tests) read the customer in clear; HTTP and RPC callers pass
+# who asks, and see what their role may (servicekit.pii.shown).
+INTERNAL = Actor(id="intake", role="admin")
 
 
 def customer_keys(customer: dict[str, Any]) -> list[tuple[str, str]]:
@@ -42,6 +47,20 @@ def customer_keys(customer: dict[str, Any]) -> list[tuple[str, str]]:
     keys = [("phone", customer.get("phone")), ("email", (customer.get("email") or "").lower()),
             ("customer_id", customer.get("customer_id"))]
     return [(kind, value) for kind, value in keys if value]
+
+
+DEVELOPMENT_CUSTOMER_REF_KEY = b"development customer-ref key: set CUSTOMER_REF_KEY"
+
+
+def customer_ref_key() -> bytes:
+    """The key of customer pseudonyms (servicekit.pii): CUSTOMER_REF_KEY, else derived
+    from PII_MASTER_KEY, else (development only, with a warning) a fixed key."""
+    master = os.environ.get(pii.MASTER_KEY_ENV)
+    if os.environ.get(pii.REF_KEY_ENV) or master:
+        return pii.ref_key_from(os.environ.get, pii.parse_key(master) if master else b"")
+    log.warning("neither %s nor %s is set: customer refs use the development key",
+                pii.REF_KEY_ENV, pii.MASTER_KEY_ENV)
+    return DEVELOPMENT_CUSTOMER_REF_KEY
 
 
 def most_similar(text: str, earlier: list[tuple[uuid.UUID, str]]
@@ -71,6 +90,7 @@ class IntakeApplication(ServiceApplication):
         Complaint.Merged: events.ComplaintMerged,
         Complaint.DuplicateAbsorbed: events.ComplaintDuplicateAbsorbed,
         Complaint.DuplicateDismissed: events.ComplaintDuplicateDismissed,
+        Complaint.CustomerErased: events.CustomerErased,
     }
 
     def __init__(self, env=None, clock=None, rules: dict[str, Any] | None = None,
@@ -84,12 +104,61 @@ class IntakeApplication(ServiceApplication):
         self._open: dict[uuid.UUID, dict[str, Any]] = {}  # complaint -> its SLA clock state
         self._customers: dict[tuple[str, str], list[tuple[uuid.UUID, datetime, str]]] = {}
         self._triage: dict[uuid.UUID, Any] = {}  # complaint -> its Classified event
+        self._imported: set[uuid.UUID] = set()  # history: no triage, no SLA timer
+        self._customer_ref_key = customer_ref_key()
+        # Personal data is sealed with per-customer data keys (servicekit.pii; refuses to
+        # start without PII_MASTER_KEY); the folds hold only blind indexes and key ids.
+        self.vault = pii.vault_for_app(self)
+        self._key_of: dict[uuid.UUID, str] = {}  # complaint -> its data key id
+        self._by_key: dict[str, set[uuid.UUID]] = {}  # data key id -> complaints
+        self._by_index: dict[str, set[uuid.UUID]] = {}  # blind index -> complaints
+        self._index_of: dict[uuid.UUID, list[str]] = {}  # complaint -> its blind indexes
 
     # --- commands -----------------------------------------------------------
 
     def receive_complaint(self, request: api.ReceiveComplaint, actor: Actor,
                           correlation_id: str | None = None) -> api.ComplaintView:
-        complaint_id = uuid.uuid4()
+        if request.source is not None or request.external_ref is not None:
+            return self.import_complaint(request, actor, correlation_id)
+        if request.customer is None:
+            raise InvalidCommand("body.customer",
+                                 "required (only an imported record may be anonymous)")
+        return self._receive(uuid.uuid4(), request, actor, correlation_id)
+
+    @retry_on_conflict
+    def import_complaint(self, request: api.ReceiveComplaint, actor: Actor,
+                         correlation_id: str | None = None) -> api.ComplaintView:
+        """A historical record (admin only): its id derives from (source, external_ref),
+        so posting the same record again returns the complaint and stores nothing; the
+        same reference with different content is a conflict."""
+        require_role(actor.model_dump(), "import a record (source, external_ref)",
+                     Role.admin.value)
+        if request.source is None or request.external_ref is None:
+            missing = "body.source" if request.source is None else "body.external_ref"
+            raise InvalidCommand(missing, "source and external_ref go together")
+        complaint_id = imported_complaint_id(request.source, request.external_ref)
+        existing = self.get_or_none(complaint_id)
+        if existing is None:
+            return self._receive(complaint_id, request, actor, correlation_id)
+        if self._same_record(existing, request):
+            return self.view(existing)
+        raise StateConflict(f"import {request.source} record {request.external_ref} again "
+                            "with different content", "imported", [])
+
+    def _same_record(self, complaint: Complaint, request: api.ReceiveComplaint) -> bool:
+        at = occurred_at()
+        return (complaint.channel == request.channel.value and complaint.text == request.text
+                and complaint.product == request.product
+                and complaint.location == request.location
+                and complaint.customer_request == request.customer_request
+                and complaint.tags == list(request.tags)
+                and self._plain_customer(complaint) == pii.present(
+                    request.customer.model_dump(mode="json") if request.customer else {})
+                and (at is None or complaint.received_at == at))
+
+    def _receive(self, complaint_id: uuid.UUID, request: api.ReceiveComplaint, actor: Actor,
+                 correlation_id: str | None) -> api.ComplaintView:
+        customer = request.customer.model_dump(mode="json") if request.customer else {}
         meta = self.meta(complaint_id, actor, correlation_id)
         received_at = meta["at"]
         if request.happened_at is not None and request.happened_at > received_at:
@@ -97,13 +166,15 @@ class IntakeApplication(ServiceApplication):
         language = request.language or detect_language(request.text)
         complaint = Complaint(
             meta=meta, channel=request.channel.value, language=language.value,
-            customer=request.customer.model_dump(mode="json"), text=request.text,
+            customer=self.vault.seal(customer, complaint_id) or {}, text=request.text,
             product=request.product, location=request.location,
             customer_request=request.customer_request, happened_at=request.happened_at,
             received_at=received_at, staff_member=request.staff_member,
+            source=request.source, external_ref=request.external_ref, tags=list(request.tags),
+            customer_ref=pii.customer_ref(customer, self._customer_ref_key),
+            customer_index=self.vault.blind_indexes(customer),
         )
-        earlier = self._earlier_from_customer(request.customer.model_dump(mode="json"),
-                                              received_at)
+        earlier = self._earlier_from_customer(customer, received_at)
         repeat = any(received_at - at <= REPEAT_WINDOW for _, at, _ in earlier)
         decision = classify(request.text, self.rules, repeat=repeat)
         targets = self._schedule(complaint, decision.type.value, decision.severity.value)
@@ -119,14 +190,14 @@ class IntakeApplication(ServiceApplication):
         if duplicate is not None:
             complaint.flag_possible_duplicate(meta, str(duplicate[0]), duplicate[1])
         self.save(complaint)
-        return self.view(complaint)
+        return self.view(complaint, actor)
 
     def _earlier_from_customer(self, customer: dict[str, Any], now: datetime
                                ) -> list[tuple[uuid.UUID, datetime, str]]:
         self._refresh_index()
         found: dict[uuid.UUID, tuple[uuid.UUID, datetime, str]] = {}
-        for key in customer_keys(customer):
-            for item in self._customers.get(key, ()):
+        for key in self.vault.blind_indexes(customer):
+            for item in self._customers.get(("blind", key), ()):
                 if item[1] <= now:
                     found[item[0]] = item
         return sorted(found.values(), key=lambda item: item[1])
@@ -153,14 +224,14 @@ class IntakeApplication(ServiceApplication):
                              category=request.category, severity=request.severity)
         complaint.set_deadlines(meta, self.sla_policy.version, scheduled, "reclassified")
         self.save(complaint)
-        return self.view(complaint)
+        return self.view(complaint, actor)
 
     def _on_complaint(self, complaint_id: uuid.UUID, actor: Actor, correlation_id: str | None,
                       act: Callable[[Complaint, dict[str, Any]], None]) -> api.ComplaintView:
         complaint = self._complaint(complaint_id)
         act(complaint, self.meta(complaint_id, actor, correlation_id))
         self.save(complaint)
-        return self.view(complaint)
+        return self.view(complaint, actor)
 
     @retry_on_conflict
     def pause_clock(self, complaint_id: uuid.UUID, request: api.PauseClock, actor: Actor,
@@ -209,7 +280,7 @@ class IntakeApplication(ServiceApplication):
         duplicate.merge_into(self.meta(complaint_id, actor, correlation_id), earlier,
                              request.reason)
         self.save(duplicate, earlier)
-        return self.view(duplicate)
+        return self.view(duplicate, actor)
 
     @retry_on_conflict
     def dismiss_duplicate(self, complaint_id: uuid.UUID, request: api.Decide, actor: Actor,
@@ -238,7 +309,9 @@ class IntakeApplication(ServiceApplication):
         meta = self.system_meta(envelope)
         if envelope.event_type == "resolution.responded":
             complaint.mark_met(meta, "first_contact", "a response was sent")
-            complaint.mark_met(meta, "first_reply", "a response was sent")
+            # An imported record's own verdict (timely) decides its first reply.
+            complaint.mark_met(meta, "first_reply", "a response was sent",
+                               on_time=envelope.payload.get("timely"))
         else:
             complaint.mark_met(meta, "resolve", "resolved and closed")
             for name in list(complaint.targets):  # moot once resolved
@@ -293,8 +366,17 @@ class IntakeApplication(ServiceApplication):
     def _fold(self, event: Any) -> None:
         cid = event.originator_id
         if isinstance(event, Complaint.Received):
-            for key in customer_keys(event.customer):
-                self._customers.setdefault(key, []).append((cid, event.received_at, event.text))
+            self._fold_personal(cid, event)
+        elif isinstance(event, Complaint.CustomerErased):
+            self._forget_customer(cid)
+        if isinstance(event, Complaint.Received) and getattr(event, "source", None):
+            self._imported.add(cid)
+        if cid in self._imported:
+            return  # history: never in triage, never swept by the SLA timer
+        if isinstance(event, Complaint.Received):
+            for index in self._index_of.get(cid, ()):
+                self._customers.setdefault(("blind", index), []).append(
+                    (cid, event.received_at, event.text))
         elif isinstance(event, Complaint.Classified) and getattr(event, "needs_triage", False):
             self._triage[cid] = event
         elif isinstance(event, Complaint.Reclassified | Complaint.ClassificationConfirmed):
@@ -315,10 +397,99 @@ class IntakeApplication(ServiceApplication):
                                     for t in state["targets"].values()):
             del self._open[cid]
 
+    # --- personal data --------------------------------------------------------
+
+    def _fold_personal(self, cid: uuid.UUID, event: Any) -> None:
+        """Key id and blind indexes of a received complaint (an event recorded before
+        encryption holds the plain customer: its indexes are computed here)."""
+        customer = event.customer or {}
+        if "ct" in customer:
+            self._key_of[cid] = customer["key"]
+            self._by_key.setdefault(customer["key"], set()).add(cid)
+        index = list(getattr(event, "customer_index", None) or
+                     self.vault.blind_indexes(customer))
+        self._index_of[cid] = index
+        for value in index:
+            self._by_index.setdefault(value, set()).add(cid)
+
+    def _forget_customer(self, cid: uuid.UUID) -> None:
+        """An erased customer's complaints no longer count as repeats or duplicates: a
+        new complaint from them starts afresh (the erasure index keeps finding them)."""
+        for value in self._index_of.get(cid, ()):
+            key = ("blind", value)
+            self._customers[key] = [i for i in self._customers.get(key, ()) if i[0] != cid]
+
+    def _plain_customer(self, c: Complaint) -> dict[str, Any] | pii.Erased:
+        if not c.customer or "ct" not in c.customer:
+            return pii.present(c.customer or {})  # recorded before encryption
+        return self.vault.open(c.customer, c.id)
+
+    def customer_block(self, c: Complaint, role: str | None, assigned: bool = False
+                       ) -> tuple[dict[str, Any], str]:
+        """The customer as `role` may see it, and how: plain, masked, erased or none."""
+        data = self._plain_customer(c)
+        if isinstance(data, pii.Erased):
+            return pii.erased(), "erased"
+        if not data:
+            return {}, "none"
+        shown = pii.shown(data, role, assigned)
+        return shown, "plain" if pii.needs_plain(role, assigned) else "masked"
+
+    def customer(self, complaint_id: uuid.UUID, role: str | None, assigned: bool = False
+                 ) -> api.CustomerBlock:
+        """For downstream services (over RPC): they decide whether the person asking is
+        the one assigned; intake decides what that role sees."""
+        customer, view = self.customer_block(self._complaint(complaint_id), role, assigned)
+        return api.CustomerBlock(complaint_id=complaint_id, customer=customer, view=view)
+
+    @retry_on_conflict
+    def erase_customer(self, request: api.EraseCustomer, actor: Actor,
+                       correlation_id: str | None = None) -> api.Erasure:
+        """A privacy officer's erasure: every data key of the customer is destroyed (so
+        every complaint sealed with one reads "[erased]" for ever), then each affected
+        complaint records who erased it and when. Repeating it destroys nothing more and
+        records nothing more; a retry after a crash between the two steps completes it."""
+        require_role(actor.model_dump(), "erase a customer's personal data",
+                     Role.privacy_officer.value)
+        given = [f for f in ("complaint_id", "customer_id", "email", "phone")
+                 if getattr(request, f) is not None]
+        if len(given) != 1:
+            raise InvalidCommand("body", "give exactly one of complaint_id, customer_id, "
+                                 "email or phone")
+        self._refresh_index()
+        with self._index_lock:
+            if request.complaint_id is not None:
+                found = {self._complaint(request.complaint_id).id}
+            else:
+                index = self.vault.blind_indexes({given[0]: getattr(request, given[0])})
+                found = set(self._by_index.get(index[0], ()))
+            if not found:
+                raise NotFound("customer", f"given as {given[0]}")  # never echo the value
+            keys = {self._key_of[c] for c in found if c in self._key_of}
+            affected = set(found).union(*(self._by_key.get(k, set()) for k in keys))
+        complaints = [self._complaint(c) for c in sorted(affected)]
+        ref = next((c.customer_ref for c in complaints if c.customer_ref), None)
+        destroyed = self.vault.erase(keys)
+        meta = self.meta(complaints[0].id, actor, correlation_id)
+        pending = [c for c in complaints if not c.customer_erased]
+        for c in pending:
+            c.erase_customer({**meta, "complaint_id": str(c.id)}, c.customer_ref,
+                             len(complaints), self._key_of.get(c.id))
+        if pending:
+            self.save(*pending)
+        log.info("erasure by %s: %d data key(s) destroyed, %d complaint(s)", actor.id,
+                 destroyed, len(complaints))
+        return api.Erasure(customer_ref=ref, complaints=[c.id for c in complaints],
+                           keys_destroyed=destroyed, erased_by=actor.id,
+                           erased_at=meta["at"])
+
     # --- queries ------------------------------------------------------------
 
-    def get_complaint(self, complaint_id: uuid.UUID) -> api.ComplaintView:
-        return self.view(self._complaint(complaint_id))
+    def get_complaint(self, complaint_id: uuid.UUID, reader: Actor | None = INTERNAL
+                      ) -> api.ComplaintView:
+        """The complaint with its customer as `reader` may see it (masked for None, an
+        unidentified reader; plain for in-process callers, the default)."""
+        return self.view(self._complaint(complaint_id), reader)
 
     def _complaint(self, complaint_id: uuid.UUID) -> Complaint:
         complaint = self.get_or_none(complaint_id)
@@ -326,10 +497,12 @@ class IntakeApplication(ServiceApplication):
             raise NotFound("complaint", complaint_id)
         return complaint
 
-    @staticmethod
-    def view(c: Complaint) -> api.ComplaintView:
+    def view(self, c: Complaint, reader: Actor | None = INTERNAL) -> api.ComplaintView:
         return api.ComplaintView(
-            complaint_id=c.id, channel=c.channel, language=c.language, customer=c.customer,
+            complaint_id=c.id, channel=c.channel, language=c.language,
+            customer=self.customer_block(c, reader.role.value if reader else None)[0],
+            source=c.source, external_ref=c.external_ref, tags=c.tags,
+            customer_ref=c.customer_ref,
             text=c.text, product=c.product, location=c.location,
             customer_request=c.customer_request, happened_at=c.happened_at,
             received_at=c.received_at, classification=c.classification,

@@ -55,7 +55,10 @@ class Complaint(Aggregate):
                  customer: dict[str, Any], text: str, product: str | None,
                  location: str | None, customer_request: str | None,
                  happened_at: datetime | None, received_at: datetime,
-                 staff_member: str | None = None):
+                 staff_member: str | None = None, source: str | None = None,
+                 external_ref: str | None = None, tags: list[str] | None = None,
+                 customer_ref: str | None = None,
+                 customer_index: list[str] | None = None):
         self.channel = channel
         self.language = language
         self.customer = customer
@@ -66,6 +69,16 @@ class Complaint(Aggregate):
         self.happened_at = happened_at
         self.received_at = received_at
         self.staff_member = staff_member
+        # An imported record (source, external_ref): history, so the SLA timer never
+        # sweeps it; its targets are decided when each step happens, at its historical time.
+        self.source = source
+        self.external_ref = external_ref
+        self.tags = list(tags or [])
+        self.customer_ref = customer_ref
+        # `customer` is a sealed blob (servicekit.pii), never the personal data itself;
+        # customer_index holds blind indexes of its phone, email and customer id.
+        self.customer_index = list(customer_index or [])
+        self.customer_erased = False
         self.classification: dict[str, Any] = {}
         self.deadlines: dict[str, Any] = {}
         self.acknowledgement = ""
@@ -83,13 +96,14 @@ class Complaint(Aggregate):
                          decision.severity.value, list(decision.matched_rules),
                          decision.ruleset_version, deadlines,
                          {k: round(v, 4) for k, v in decision.scores.items()},
-                         round(decision.confidence, 4), decision.needs_triage)
+                         round(decision.confidence, 4), decision.needs_triage, self.source)
 
     @event("Classified")
     def _classified(self, meta: dict[str, Any], channel: str, type: str, category: str,
                     severity: str, matched_rules: list[str], ruleset_version: str,
                     deadlines: dict[str, Any], scores: dict[str, float] | None = None,
-                    confidence: float = 1.0, needs_triage: bool = False) -> None:
+                    confidence: float = 1.0, needs_triage: bool = False,
+                    source: str | None = None) -> None:
         self.classification = {"type": type, "category": category, "severity": severity,
                                "method": "automatic", "matched_rules": matched_rules,
                                "reason": None, "ruleset_version": ruleset_version,
@@ -176,6 +190,15 @@ class Complaint(Aggregate):
     def _duplicate_dismissed(self, meta: dict[str, Any], reason: str) -> None:
         self.duplicate_status = "dismissed"
 
+    # --- personal data -------------------------------------------------------
+
+    @event("CustomerErased")
+    def erase_customer(self, meta: dict[str, Any], customer_ref: str | None,
+                       complaints_affected: int, key_id: str | None) -> None:
+        """A privacy officer (meta: who and when) destroyed the data key `key_id` of this
+        complaint's customer: its sealed personal data can never be read again."""
+        self.customer_erased = True
+
     # --- the SLA clock -------------------------------------------------------
 
     @event("DeadlinesSet")
@@ -220,8 +243,8 @@ class Complaint(Aggregate):
             self.paused[clock] = self.paused.get(clock, 0.0) + seconds
 
     def due(self, now: datetime) -> bool:
-        """Whether tick() at `now` would record anything."""
-        if self.paused_since is not None:
+        """Whether tick() at `now` would record anything (never for an imported record)."""
+        if self.paused_since is not None or self.source is not None:
             return False
         return any((t["status"] == "pending" and now >= t["warn_at"]) or
                    (t["status"] in ("pending", "warned") and now >= t["deadline"])
@@ -231,7 +254,7 @@ class Complaint(Aggregate):
         """Warn at 80% and breach at 100% of each open target, each exactly once: the
         aggregate's own state says what was already recorded."""
         now = meta["at"]
-        if self.paused_since is not None:
+        if self.paused_since is not None or self.source is not None:
             return
         for name in sorted(self.targets):
             target = self.targets[name]
@@ -250,15 +273,18 @@ class Complaint(Aggregate):
                            breached_at: datetime) -> None:
         self.targets[target]["status"] = "breached"
 
-    def mark_met(self, meta: dict[str, Any], target: str, step: str) -> None:
+    def mark_met(self, meta: dict[str, Any], target: str, step: str,
+                 on_time: bool | None = None) -> None:
         """The step a target waits for happened: met on time, or missed (late). A target
-        that does not apply, or already has its outcome, records nothing."""
+        that does not apply, or already has its outcome, records nothing. `on_time`: an
+        imported record's own verdict, which wins over the deadline."""
         current = self.targets.get(target)
         if current is None or current["status"] in ("met", "missed") or \
                 current.get("met_at") is not None:
             return
-        self._target_met(meta, target, current["deadline"], meta["at"],
-                         meta["at"] <= current["deadline"], step)
+        if on_time is None:
+            on_time = meta["at"] <= current["deadline"]
+        self._target_met(meta, target, current["deadline"], meta["at"], on_time, step)
 
     @event("TargetMet")
     def _target_met(self, meta: dict[str, Any], target: str, deadline: datetime,
