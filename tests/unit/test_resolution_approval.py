@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from contracts import api
 from contracts.envelope import Actor
-from contracts.vocabulary import Outcome, ResolutionStatus
+from contracts.vocabulary import MONETARY_OUTCOMES, Outcome, ResolutionStatus
 from servicekit.clock import FrozenClock
 from servicekit.errors import Forbidden, InvalidCommand, StateConflict
 from services.resolution.application import ResolutionApplication
@@ -98,7 +98,7 @@ def test_approval_is_needed_only_above_the_threshold_of_the_currency(
 def test_needs_approval_compares_exact_decimals(cents, currency, outcome):
     amount = Decimal(cents).scaleb(-2)
     threshold = needs_approval(outcome, amount, currency, POLICY)
-    monetary = outcome in (Outcome.refund, Outcome.monetary_compensation)
+    monetary = outcome in MONETARY_OUTCOMES  # with an amount given
     expected = monetary and amount > POLICY.threshold_for(currency)
     assert (threshold is not None) == expected
     if expected:
