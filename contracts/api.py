@@ -3,6 +3,8 @@ generated from these). Requests forbid unknown fields and bound every text."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -14,6 +16,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -22,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from contracts.events import CorrectiveAction, Deadlines
 from contracts.vocabulary import (
@@ -41,19 +45,80 @@ from contracts.vocabulary import (
     Severity,
 )
 
+# --- text: the one place every request text is cleaned ---------------------------
+#
+# Before any length is counted, a text's line breaks become "\n" (CR LF and CR) and it is
+# put in Unicode normal form C (NFC: "e" + combining acute becomes "é"; canonical
+# equivalence only, so full-width punctuation such as "，" stays as the customer typed it,
+# which NFKC would rewrite). Refused, naming the code point: control characters other
+# than newline and tab (C0, DEL, C1), lone surrogates (not Unicode text; the stores
+# could not encode them) and the bidirectional embedding/override/isolate controls
+# (they make a text display differently from what it holds).
+TEXT_NORMAL_FORM: Literal["NFC"] = "NFC"
+REFUSED_CHARACTER = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(value: Any) -> Any:
+    """Normalise a request text (non-strings pass through for the type check)."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    refused = REFUSED_CHARACTER.search(value)
+    if refused is not None:
+        raise PydanticCustomError(
+            "refused_character",
+            "contains the character U+{code}; control characters (other than newline and "
+            "tab), lone surrogates and bidirectional overrides are not allowed",
+            {"code": f"{ord(refused.group()):04X}"})
+    return unicodedata.normalize(TEXT_NORMAL_FORM, value)
+
+
+CleanText = BeforeValidator(clean_text)
+
+# What the OpenAPI documents say of a text (JSON Schema `pattern`): no refused character
+# and at least one character that is not white space (white space as str.strip sees it).
+_REFUSED_CLASS = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069"
+_SPACE_CLASS = ("\\t\\n\\r\\x0b\\x0c\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+                "\\u202f\\u205f\\u3000")
+TEXT_PATTERN = f"^[^{_REFUSED_CLASS}]*[^{_REFUSED_CLASS}{_SPACE_CLASS}][^{_REFUSED_CLASS}]*$"
+PHONE_PATTERN = r"^\+[0-9 ().-]{4,39}$"
+
+
+class Documented:
+    """Annotated metadata adding JSON Schema keywords (a `pattern`, an `enum`) to the
+    documents: validation is the validators' job; this tells clients and the fuzzer."""
+
+    def __init__(self, **keywords: Any):
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, Any]:
+        return {**handler(schema), **self.keywords}
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's integer includes 4.0; strict validation would refuse it
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# An integer in a request body: a JSON integer or an integral number (4.0), never "4".
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
 
 def _bounded(max_length: int, min_length: int = 1) -> StringConstraints:
     return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
-# Bounded, stripped, non-empty texts (the number is the most characters allowed).
-Text100 = Annotated[str, _bounded(100)]
-Text200 = Annotated[str, _bounded(200)]
-Text500 = Annotated[str, _bounded(500)]
-Text1000 = Annotated[str, _bounded(1000)]
-Text2000 = Annotated[str, _bounded(2000)]
-Text5000 = Annotated[str, _bounded(5000)]
-Reason = Annotated[str, _bounded(1000, min_length=3)]
+# Bounded, cleaned, stripped, non-empty texts (the number is the most characters allowed,
+# counted after normalisation). CleanText comes last so that it runs first.
+_TEXT = Documented(pattern=TEXT_PATTERN)
+Text100 = Annotated[str, _bounded(100), CleanText, _TEXT]
+Text200 = Annotated[str, _bounded(200), CleanText, _TEXT]
+Text500 = Annotated[str, _bounded(500), CleanText, _TEXT]
+Text1000 = Annotated[str, _bounded(1000), CleanText, _TEXT]
+Text2000 = Annotated[str, _bounded(2000), CleanText, _TEXT]
+Text5000 = Annotated[str, _bounded(5000), CleanText, _TEXT]
+Reason = Annotated[str, _bounded(1000, min_length=3), CleanText, _TEXT]
 
 
 def _phone(value: str) -> str:
@@ -80,8 +145,11 @@ def _currency(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone)]
-Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency)]
+Phone = Annotated[str, StringConstraints(max_length=40), AfterValidator(_phone), CleanText,
+                  Documented(pattern=PHONE_PATTERN)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_currency),
+                     Documented(enum=sorted(c.alpha_3 for c in pycountry.currencies
+                                            if c.alpha_3 not in NOT_MONEY))]
 
 
 class Request(BaseModel):
@@ -170,6 +238,10 @@ class TriageQueue(BaseModel):
 
 
 class Reclassify(Request):
+    model_config = ConfigDict(json_schema_extra={"anyOf": [  # at least one, not null
+        {"required": [name], "properties": {name: {"type": "string"}}}
+        for name in ("type", "category", "severity")]})
+
     type: ComplaintType | None = None
     category: Category | None = None
     severity: Severity | None = None
@@ -262,7 +334,7 @@ class AttachmentIn(Request):
     filename: Text200
     content_type: Annotated[str, StringConstraints(pattern=r"^[\w.+-]+/[\w.+-]+$",
                                                    max_length=100)]
-    size: int = Field(ge=0, le=1_000_000_000)
+    size: WholeNumber = Field(ge=0, le=1_000_000_000)
     checksum: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] = Field(
         description="SHA-256 of the file, lowercase hex")
 
@@ -453,7 +525,7 @@ class Close(Request):
 
 
 class FollowUp(Request):
-    satisfaction: int = Field(ge=1, le=5)
+    satisfaction: WholeNumber = Field(ge=1, le=5)
     solved: bool
     comment: Text2000 | None = None
 

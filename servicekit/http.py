@@ -44,7 +44,22 @@ class Call:
         self.principal = principal
         self.body = body
         self.query = query
-        self.correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        self.correlation_id = _correlation_id(request)
+
+
+_CORRELATION_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,100}")
+
+
+def _correlation_id(request: Request) -> str:
+    """The caller's X-Correlation-Id (it is stored with every event and published), or
+    a new one."""
+    value = request.headers.get(CORRELATION_HEADER)
+    if value is None:
+        return str(uuid.uuid4())
+    if not _CORRELATION_ID.fullmatch(value):
+        raise InvalidCommand(f"header.{CORRELATION_HEADER}", "1 to 100 characters: "
+                             "letters, digits and . _ : / + = -")
+    return value
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -80,32 +95,80 @@ def _identify(service: Any, fn: Callable[..., Any], request: Request
 
 
 def _body(request: Request, model: type[BaseModel]) -> BaseModel:
+    """The body as `model`: at most MAX_BODY_BYTES (a declared Content-Length above it is
+    refused before anything is read), UTF-8 JSON, an object nested at most MAX_JSON_DEPTH
+    deep, no duplicate keys, no NaN/Infinity, no lone surrogates; then validated strictly
+    (no "4" for 4 or "yes" for true; the contract's own validators clean every text)."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise InvalidCommand("body", f"larger than {MAX_BODY_BYTES} bytes")
+    if request.content_length is None and "chunked" in request.headers.get(
+            "Transfer-Encoding", "").lower():  # the server would hand over an empty body
+        raise InvalidCommand("body", "send the body with a Content-Length (not chunked)")
     raw = request.get_data(cache=True)
     if len(raw) > MAX_BODY_BYTES:
         raise InvalidCommand("body", f"larger than {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        text = raw.decode("utf-8") if raw.strip() else "{}"
+    except UnicodeDecodeError as exc:
+        raise InvalidCommand("body", f"not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except RecursionError:
         raise InvalidCommand("body", f"JSON nested deeper than {MAX_JSON_DEPTH}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         raise InvalidCommand("body", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidCommand("body", "must be a JSON object")
-    if _depth(data) > MAX_JSON_DEPTH:
-        raise InvalidCommand("body", f"JSON nested deeper than {MAX_JSON_DEPTH}")
-    return model.model_validate(data)
+    _scan(data)
+    return model.model_validate_json(text, strict=True)
 
 
-def _depth(data: Any) -> int:
-    deepest, stack = 0, [(data, 1)]
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise InvalidCommand("body", f"the key {json.dumps(key)} appears more than once")
+        data[key] = value
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidCommand("body", f"{name} is not a JSON number")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scan(data: Any) -> None:
+    """Refuses JSON nested deeper than MAX_JSON_DEPTH and lone surrogates (JSON's
+    "\\ud800" escape is not Unicode text), naming where."""
+    stack: list[tuple[Any, int, str]] = [(data, 1, "body")]
     while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
+        node, depth, where = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise InvalidCommand("body", f"JSON nested deeper than {MAX_JSON_DEPTH}")
         if isinstance(node, dict):
-            stack.extend((v, depth + 1) for v in node.values())
+            for key, value in node.items():
+                if _LONE_SURROGATE.search(key):
+                    raise InvalidCommand(where, "a key contains a lone surrogate; keys and "
+                                                "texts must be valid Unicode")
+                stack.append((value, depth + 1, f"{where}.{key}"))
         elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-    return deepest
+            stack.extend((v, depth + 1, f"{where}.{i}") for i, v in enumerate(node))
+        elif isinstance(node, str) and (bad := _LONE_SURROGATE.search(node)):
+            raise InvalidCommand(where, f"contains the lone surrogate U+{ord(bad.group()):04X}"
+                                        "; texts must be valid Unicode")
+
+
+def _query(request: Request, model: type[BaseModel] | None) -> BaseModel | None:
+    """The query string as `model` (each parameter at most once; unknown ones are refused
+    by the model); an endpoint without a query model takes no parameters."""
+    for name in request.args:
+        if model is None:
+            raise InvalidCommand(f"query.{name}", "this endpoint takes no query parameters")
+        if len(request.args.getlist(name)) > 1:
+            raise InvalidCommand(f"query.{name}", "given more than once")
+    return None if model is None else model.model_validate(request.args.to_dict())
 
 
 OCCURRED_AT_HEADER = "X-Occurred-At"
@@ -152,13 +215,11 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
             except ValidationError as exc:
                 return error_response(422, "invalid", "the request body is invalid",
                                       fields=_field_errors(exc, "body"))
-        query = None
-        if spec["query"] is not None:
-            try:
-                query = spec["query"].model_validate(request.args.to_dict())
-            except ValidationError as exc:
-                return error_response(422, "invalid", "the query is invalid",
-                                      fields=_field_errors(exc, "query"))
+        try:
+            query = _query(request, spec["query"])
+        except ValidationError as exc:
+            return error_response(422, "invalid", "the query is invalid",
+                                  fields=_field_errors(exc, "query"))
         with occurring_at(_occurred_at(request, actor)):
             result = fn(service, Call(request, actor, body, query, principal), **path_params)
         if spec["method"] != "GET" and hasattr(service, "runtime"):
@@ -255,10 +316,19 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
         if spec["query"] is not None:
             qschema = defs["$defs"][spec["query"].__name__]
             for name, prop in qschema.get("properties", {}).items():
-                prop = {k: v for k, v in prop.items() if k != "title"}
-                params.append({"name": name, "in": "query", "required": False, "schema": prop})
+                params.append({"name": name, "in": "query",
+                               "required": name in qschema.get("required", ()),
+                               "schema": _query_schema(prop)})
+        params.append({"name": CORRELATION_HEADER, "in": "header", "required": False,
+                       "description": "ties the events this request records together",
+                       "schema": {"type": "string",
+                                  "pattern": f"^{_CORRELATION_ID.pattern}$"}})
         errors = {code: text for code, text in _ERRORS.items()
                   if not spec["public"] or code not in ("401", "403")}
+        if not names and spec["method"] == "GET":  # lists and reports: nothing to be unknown
+            errors.pop("404")
+        if spec["method"] == "GET":  # reads never conflict with a state
+            errors.pop("409")
         operation: dict[str, Any] = {
             "operationId": spec["summary"] or spec["path"],
             "summary": spec["summary"],
@@ -275,7 +345,7 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
                     if spec["media_type"] != "application/json" else {},
                 },
                 **{code: {"description": text, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}}}
+                    "schema": _error_schema(code)}}}
                    for code, text in errors.items()},
             },
         }
@@ -289,6 +359,33 @@ def openapi_document(service_cls: type, title: str, version: str = "1") -> dict[
         "paths": paths,
         "components": {"schemas": defs.get("$defs", {}), "securitySchemes": _SECURITY},
     }
+
+
+def _query_schema(prop: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema: an absent parameter is how a query says "none", so
+    the `null` alternative of an optional field is dropped (and the title, default)."""
+    prop = {k: v for k, v in prop.items() if k not in ("title", "default")}
+    options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]
+    if len(options) == 1:
+        return {**prop, **options[0]}
+    return {**prop, "anyOf": options} if options else prop
+
+
+# What each error body carries beyond the Error model's required `error` and `message`.
+_ERROR_DETAIL: dict[str, dict[str, Any]] = {
+    "404": {"properties": {"error": {"const": "not_found"}}},
+    "409": {"properties": {"error": {"const": "conflict"},
+                           "allowed_actions": {"type": "array", "items": {"type": "string"}}},
+            "required": ["state", "allowed_actions"]},
+    "422": {"properties": {"error": {"const": "invalid"},
+                           "fields": {"type": "array", "minItems": 1}},
+            "required": ["fields"]},
+}
+
+
+def _error_schema(code: str) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/Error"}
+    return {"allOf": [ref, _ERROR_DETAIL[code]]} if code in _ERROR_DETAIL else ref
 
 
 def vars_all(cls: type) -> list[Any]:
