@@ -67,9 +67,22 @@ def most_similar(text: str, earlier: list[tuple[uuid.UUID, str]]
                  ) -> tuple[uuid.UUID, float] | None:
     """The most similar earlier text at or above SIMILAR (character-level, so Chinese
     needs no word splitting)."""
-    best = max(((cid, SequenceMatcher(None, text.lower(), other.lower()).ratio())
-                for cid, other in earlier), key=lambda item: item[1], default=None)
-    return (best[0], round(best[1], 3)) if best and best[1] >= SIMILAR else None
+    matcher = SequenceMatcher(None)
+    matcher.set_seq2(text.lower())  # the text compared against each earlier one
+    best: tuple[uuid.UUID, float] | None = None
+    for cid, other in earlier:
+        matcher.set_seq1(other.lower())
+        # The cheap upper bounds first: most earlier texts cannot reach the threshold
+        # (or beat the best so far), and ratio() is quadratic in the text length.
+        floor = max(SIMILAR, best[1] if best else 0.0)
+        if matcher.real_quick_ratio() < floor or matcher.quick_ratio() < floor:
+            continue
+        ratio = matcher.ratio()
+        if ratio >= floor and (best is None or ratio > best[1]):
+            best = (cid, ratio)
+            if ratio == 1.0:
+                break  # nothing later can beat it; the earliest best is kept, as max() did
+    return (best[0], round(best[1], 3)) if best else None
 
 
 class IntakeApplication(ServiceApplication):
