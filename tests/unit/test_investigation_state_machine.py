@@ -689,7 +689,7 @@ def test_a_fixed_seed_run_tries_every_action_in_every_status_both_ways():
     for tally in (CoverageRun.tried, CoverageRun.refusals, CoverageRun.situations):
         tally.clear()
     run_state_machine_as_test(CoverageRun, settings=settings(
-        max_examples=100, stateful_step_count=30, deadline=None, derandomize=True,
+        max_examples=250, stateful_step_count=30, deadline=None, derandomize=True,
         database=None, suppress_health_check=list(HealthCheck)))
     seen: dict[tuple[str, str], set[str]] = {}
     for status, action, verdict in CoverageRun.tried:
