@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test unit integration e2e lint schemas bench clean
+.PHONY: install run test unit integration e2e lint schemas bench bench-report import-cfpb verify replay clean
 
 install: $(VENV)/.installed
 
@@ -39,6 +39,19 @@ schemas: install        ## print the JSON Schemas of every contract
 
 bench: install          ## throughput figures (commands/s per store, relay, reporting)
 	$(BIN)/python tools/bench.py
+
+bench-report: install   ## improvement report figures over 1,000 and 10,000 complaints
+	$(BIN)/python tools/bench.py report
+
+CFPB ?= ../shared/data/cfpb/complaints-2013-sample.csv
+import-cfpb: install    ## import a CFPB CSV through the running services (CFPB=path)
+	$(BIN)/python tools/import_cfpb.py $(CFPB)
+
+verify: install         ## check every service's audit hash chain
+	$(BIN)/python -m servicekit.verify
+
+replay: install         ## rebuild reporting from zero from the upstream logs
+	$(BIN)/python -m services.reporting.replay
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -27,6 +27,10 @@ os.environ.setdefault(MASTER_KEY_ENV, generate_master_key())
 # with it. Set unconditionally, so a developer's own AUTH_SECRET never leaks into a run.
 TEST_AUTH_SECRET = "test-only-auth-secret-0123456789-abcdefghijklmnop"
 os.environ["AUTH_SECRET"] = TEST_AUTH_SECRET
+# Nor the development tokens of a `source data/dev-tokens.env` (signed with another key;
+# the importer would use $ADMIN_TOKEN).
+for _variable in [v for v in os.environ if v.endswith("_TOKEN")]:
+    del os.environ[_variable]
 
 
 def _docker_answers() -> bool:

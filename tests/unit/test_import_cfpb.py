@@ -377,3 +377,13 @@ def test_an_import_is_anonymous_yet_an_ordinary_complaint_needs_its_customer():
     assert api.ReceiveComplaint(channel="web", text="t").customer is None
     assert uuid.UUID(str(imported_complaint_id("cfpb", "1"))) == imported_complaint_id("cfpb",
                                                                                        "1")
+
+
+def test_the_importer_acts_with_a_given_admin_token_else_mints_one():
+    given = import_cfpb.Client({}, token="the-admin-token")
+    assert given.identity() == {"Authorization": "Bearer the-admin-token"}
+    minted = import_cfpb.Client({}).identity()["Authorization"]
+    from servicekit import auth
+
+    principal = auth.verify(minted.removeprefix("Bearer "))
+    assert (principal.sub, principal.roles) == ("cfpb-import", ("admin",))
