@@ -25,7 +25,7 @@ from contracts.vocabulary import (
     ComplaintType,
     ResolutionStatus,
 )
-from servicekit.errors import InvalidCommand, check_allowed
+from servicekit.errors import DomainError, Forbidden, InvalidCommand, check_allowed
 from services.resolution.policy import ResolutionPolicy
 
 S = ResolutionStatus
@@ -44,6 +44,16 @@ WAITING_FOR_INVESTIGATION = frozenset({S.awaiting_investigation, S.disputed, S.r
 # A follow-up at or below this satisfaction (1-5) reopens the resolution.
 DISSATISFIED = 2
 INQUIRY_CLOSED_NOTE = "an inquiry is closed once it is answered"
+
+
+class OwnProposal(Forbidden):
+    """403: the supervisor approving a remedy is the one who proposed it."""
+
+    def __init__(self) -> None:
+        self.action = "approve_remedy"
+        self.allowed_roles = ["supervisor"]
+        DomainError.__init__(self, "nobody approves their own proposal: another supervisor "
+                             "approves this remedy")
 
 
 def resolution_id(complaint_id: uuid.UUID) -> uuid.UUID:
@@ -201,8 +211,7 @@ class Resolution(Aggregate):
         self._check("approve")
         assert self.proposal is not None
         if meta["actor"]["id"] == self.proposal["proposed_by"]:
-            raise InvalidCommand("header.X-Actor-Id",
-                                 "a remedy is approved by someone other than its proposer")
+            raise OwnProposal()
         proposal = self.proposal
         self._remedy_approved(meta, note)
         self._send(meta, proposal["outcome"], proposal["message"], proposal["amount"],

@@ -16,7 +16,7 @@ from contracts import api
 from contracts.envelope import Actor
 from contracts.vocabulary import MONETARY_OUTCOMES, Outcome, ResolutionStatus
 from servicekit.clock import FrozenClock
-from servicekit.errors import Forbidden, InvalidCommand, StateConflict
+from servicekit.errors import Forbidden, StateConflict
 from services.resolution.application import ResolutionApplication
 from services.resolution.domain import needs_approval
 from services.resolution.policy import (
@@ -187,10 +187,12 @@ def test_a_supervisor_does_not_approve_their_own_proposal(app, upstream):
                                           amount=Decimal("5000.00"), currency="CNY"),
                 SUPERVISOR)
     head = app.head()
-    with pytest.raises(InvalidCommand) as caught:
+    with pytest.raises(Forbidden) as caught:
         approve(app, complaint_id, SUPERVISOR)
-    assert caught.value.field == "header.X-Actor-Id"
+    assert str(caught.value).startswith("nobody approves their own proposal")
+    assert "X-Actor" not in str(caught.value)
     assert app.head() == head
+    assert app.get_resolution(complaint_id).status == ResolutionStatus.awaiting_approval
     assert approve(app, complaint_id, Actor(id="sup-2", role="supervisor")).status == \
         ResolutionStatus.responded
 
