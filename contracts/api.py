@@ -1013,3 +1013,37 @@ class ImprovementReport(BaseModel):
     recurring: RecurringComplaints
     corrective_actions: CorrectiveActionsSummary
     staff: list[StaffFigures]
+
+
+# --- the customer on a downstream view, as the reader's role may see it (appended) ---
+
+CustomerViewKind = Literal["plain", "masked", "erased", "none", "unavailable"]
+
+
+class WithCustomer(BaseModel):
+    """Asked of intake for this request (servicekit.customers), never stored downstream."""
+
+    customer: dict[str, str | None] = Field(default_factory=dict, description=(
+        "the complaint's customer: plain for a reader who needs it, masked otherwise, "
+        "\"[erased]\" after an erasure; empty when none was recorded or intake did not "
+        "answer"))
+    customer_view: CustomerViewKind = Field(default="unavailable", description=(
+        "plain, masked, erased, none (no customer recorded) or unavailable (intake did "
+        "not answer in time)"))
+
+
+class CaseDetail(WithCustomer, CaseView):
+    """GET /cases/{id}: the case with its customer."""
+
+
+class ResolutionDetail(WithCustomer, ResolutionView):
+    """GET /resolutions/{id}: the resolution with its customer."""
+
+
+class AuditTrailView(WithCustomer, AuditTrail):
+    """GET /complaints/{id}/audit: the trail with the customer as the reader may see it
+    now (an erasure shows even on a trail as of an earlier moment)."""
+
+
+class EvidencePackView(WithCustomer, EvidencePack):
+    """GET /complaints/{id}/evidence: the pack with the customer as the reader may see it."""

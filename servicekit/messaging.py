@@ -106,16 +106,40 @@ class OutboxRelay:
                     self._wake.wait()
 
 
-class UpstreamLog:
-    """Reads an upstream's notification log over RPC, on a standalone proxy with its own
-    connection: a reply must never wait behind the container's worker pool, which may
-    be full of handlers queued on the subscriber this fetch is serving. Each call carries
-    a service token (role `system`) in the context data; the proxy is rebuilt with a
-    fresh one before the token runs out."""
+class _ReplyBodiesNotLogged(logging.Filter):
+    """nameko.rpc logs every RPC reply's body at DEBUG ("RPC reply event complete"): a
+    customer block from intake is personal data, so the body is replaced, whatever the
+    log level."""
 
-    def __init__(self, upstream: str, config: dict[str, Any], timeout: float = 10.0,
+    MESSAGE = "RPC reply event complete %s %s"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == self.MESSAGE and isinstance(record.args, tuple) and record.args:
+            record.args = (record.args[0], "(reply body not logged)")
+        return True
+
+
+def _redact_rpc_replies() -> None:
+    logger = logging.getLogger("nameko.rpc")
+    if not any(isinstance(f, _ReplyBodiesNotLogged) for f in logger.filters):
+        logger.addFilter(_ReplyBodiesNotLogged())
+
+
+_redact_rpc_replies()
+
+
+class StandaloneRpc:
+    """Calls one service's RPC methods on a standalone proxy with its own connection: a
+    reply must never wait behind the container's worker pool, which may be full of
+    handlers waiting on this very call (a fetch serving the subscriber, an HTTP request
+    asking intake for a customer). Each call carries a service token (role `system`) in
+    the context data; the proxy is rebuilt with a fresh one before the token runs out,
+    and after any failure. A standalone proxy is single-threaded: one caller at a time
+    (CustomerLookup keeps a pool of them)."""
+
+    def __init__(self, service: str, config: dict[str, Any], timeout: float = 10.0,
                  caller: str = "service"):
-        self.upstream = upstream
+        self.service = service
         self.config = config
         self.timeout = timeout
         self.caller = caller
@@ -123,19 +147,19 @@ class UpstreamLog:
         self._proxy: Any = None
         self._renew_at = 0.0
 
-    def __call__(self, start: int, limit: int) -> list[dict[str, Any]]:
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._proxy is not None and time.monotonic() >= self._renew_at:
             self.close()
         if self._proxy is None:
             context = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token(self.caller)}
             self._renew_at = time.monotonic() + auth.SERVICE_TOKEN_TTL / 2
-            self._standalone = ServiceRpcProxy(self.upstream, self.config,
+            self._standalone = ServiceRpcProxy(self.service, self.config,
                                                context_data=context, timeout=self.timeout)
             self._proxy = self._standalone.start()
         try:
-            return self._proxy.notifications(start, limit)
-        except Exception:
-            self.close()  # a broken connection is rebuilt on the next call
+            return getattr(self._proxy, method)(*args, **kwargs)
+        except BaseException:
+            self.close()  # a broken connection (or an interrupted call) is rebuilt next time
             raise
 
     def close(self) -> None:
@@ -144,7 +168,19 @@ class UpstreamLog:
             try:
                 standalone.stop()
             except Exception:  # already broken; nothing left to release
-                log.debug("closing the %s proxy failed", self.upstream, exc_info=True)
+                log.debug("closing the %s proxy failed", self.service, exc_info=True)
+
+
+class UpstreamLog(StandaloneRpc):
+    """Reads an upstream's notification log over RPC (see StandaloneRpc)."""
+
+    @property
+    def upstream(self) -> str:
+        return self.service
+
+    def __call__(self, start: int, limit: int) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.call("notifications", start, limit)
+        return result
 
 
 class Subscriber:

@@ -3,6 +3,7 @@ resolution subscription that marks targets met, and the SLA timer."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 
@@ -12,6 +13,8 @@ from contracts import api
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, secured_rpc, subscriptions
 from services.intake.application import IntakeApplication
+
+log = logging.getLogger(__name__)
 
 # How often the SLA clock looks for due warnings and breaches (seconds).
 SLA_TICK_SECONDS = float(os.environ.get("SLA_TICK_SECONDS", "15"))
@@ -43,11 +46,17 @@ class IntakeService(ServiceBase, subscriptions("resolution")):
         return self.runtime.app.erase_customer(call.body, call.actor, call.correlation_id)
 
     @secured_rpc
-    def customer(self, complaint_id: str, role: str | None, assigned: bool = False) -> dict:
-        """The complaint's customer as `role` may see it; the calling service says
-        whether the person asking is the one assigned (intake does not know)."""
-        return self.runtime.app.customer(uuid.UUID(complaint_id), role, bool(assigned)
-                                         ).model_dump(mode="json")
+    def customer(self, complaint_id: str, role: str | None, assigned: bool = False,
+                 sub: str | None = None) -> dict:
+        """The complaint's customer as `role` may see it (servicekit.customers asks for
+        downstream views); the calling service says whether the person asking, `sub`,
+        is the one assigned there (intake does not know). Plain disclosures are logged
+        by staff id and complaint id (never a value)."""
+        block = self.runtime.app.customer(uuid.UUID(complaint_id), role, bool(assigned))
+        if block.view == "plain":
+            log.info("customer of complaint %s shown plain to %s (%s%s)", complaint_id,
+                     sub, role, ", assigned" if assigned else "")
+        return block.model_dump(mode="json")
 
     @endpoint("POST", "/complaints/<complaint_id>/reclassify", body=api.Reclassify,
               response=api.ComplaintView, summary="reclassify")
