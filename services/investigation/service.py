@@ -6,9 +6,10 @@ import uuid
 
 from contracts import api
 from servicekit.auth import action_of
+from servicekit.customers import CustomerViews
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
-from services.investigation.access import Scope
+from services.investigation.access import INVESTIGATOR, Scope
 from services.investigation.application import InvestigationApplication
 
 
@@ -16,6 +17,7 @@ class InvestigationService(ServiceBase, subscriptions("intake", "resolution")):
     name = "investigation"
     title = "Investigation: cases, findings, root cause"
     runtime = ServiceRuntime(InvestigationApplication, upstreams=("intake", "resolution"))
+    customers = CustomerViews()
 
     def scope(self, principal, handler: str) -> Scope:
         return Scope.of(principal, action_of(self.name, handler), self.runtime.app.roster)
@@ -38,9 +40,14 @@ class InvestigationService(ServiceBase, subscriptions("intake", "resolution")):
         cases = self.runtime.app.list_cases(call.query.assignee, call.query.status)
         return api.CaseList(cases=self.scope(call.principal, "list_cases").visible(cases.cases))
 
-    @endpoint("GET", "/cases/<complaint_id>", response=api.CaseView, summary="get_case")
+    @endpoint("GET", "/cases/<complaint_id>", response=api.CaseDetail, summary="get_case")
     def get_case(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.get_case(complaint_id)
+        """The case with its customer, asked of intake: plain for the investigator it is
+        assigned to, masked for everyone else who may read it (servicekit.pii.shown)."""
+        case = self.runtime.app.get_case(complaint_id)
+        assigned = call.actor.role == INVESTIGATOR and case.investigator == call.actor.id
+        return api.CaseDetail(**dict(case), **self.customers(complaint_id, call.actor,
+                                                             assigned))
 
     @endpoint("POST", "/cases/<complaint_id>/assign", body=api.Assign, response=api.CaseView,
               summary="assign")

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -61,9 +61,15 @@ class ReportingApplication(ServiceApplication):
         entries = self._timeline_entries(complaint_id, as_of)
         return api.EvidencePack.model_validate(evidence_pack(str(complaint_id), entries, as_of))
 
-    def evidence_html(self, complaint_id: uuid.UUID, as_of: datetime | None = None) -> str:
+    def evidence_html(self, complaint_id: uuid.UUID, as_of: datetime | None = None,
+                      customer: Callable[[], dict[str, Any]] | None = None) -> str:
+        """The printable pack; `customer` (asked only once the complaint is known) gives
+        the customer block the reader may see, shown on the page and never stored."""
         entries = self._timeline_entries(complaint_id, as_of)
-        return evidence_html(evidence_pack(str(complaint_id), entries, as_of))
+        pack = evidence_pack(str(complaint_id), entries, as_of)
+        if customer is not None:
+            pack.update(customer())
+        return evidence_html(pack)
 
     def _timeline_entries(self, complaint_id: uuid.UUID,
                           as_of: datetime | None = None) -> list[dict[str, Any]]:

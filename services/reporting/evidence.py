@@ -305,6 +305,23 @@ def _text(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
+CUSTOMER_NOTES = {
+    "plain": "as your role may see it: in full",
+    "masked": "as your role may see it: masked",
+    "erased": "erased at the customer's request",
+    "none": "no customer was recorded",
+    "unavailable": "not available: intake did not answer; try again",
+}
+
+
+def _customer_section(customer: dict[str, Any], view: str) -> str:
+    rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(v)}</td></tr>"
+                   for k, v in customer.items())
+    note = f'<p class="meta">{_text(CUSTOMER_NOTES.get(view, view))}</p>'
+    return (f'<section id="customer"><h2>Customer</h2>{note}'
+            + (f"<table>{rows}</table>" if rows else "") + "</section>")
+
+
 def evidence_html(pack: dict[str, Any]) -> str:
     """A printable page with no external resources (no scripts, links, images, fonts);
     every value is escaped."""
@@ -321,6 +338,8 @@ def evidence_html(pack: dict[str, Any]) -> str:
         f'<p class="meta">{when}; {pack["event_count"]} event(s)</p>',
         f'<section id="state"><h2>State</h2><table>{rows}</table></section>',
     ]
+    if "customer_view" in pack:  # asked of intake for this reader; absent: not shown
+        parts.append(_customer_section(pack["customer"], pack["customer_view"]))
     for section in pack["sections"]:
         parts.append(f'<section id="{_text(section["section"])}">'
                      f'<h2>{_text(section["title"])}</h2>')

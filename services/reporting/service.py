@@ -8,6 +8,7 @@ import uuid
 from werkzeug.wrappers import Response
 
 from contracts import api
+from servicekit.customers import CustomerViews
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
 from services.reporting import render
@@ -19,6 +20,7 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
     title = "Reporting: summary reports and audit trails, rebuilt from events"
     runtime = ServiceRuntime(ReportingApplication,
                              upstreams=("intake", "investigation", "resolution"), relay=False)
+    customers = CustomerViews()
 
     @endpoint("GET", "/reports/summary", query=api.SummaryQuery, response=api.SummaryReport,
               summary="summary_report")
@@ -26,9 +28,12 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
         return self.runtime.app.summary(call.query.from_, call.query.to)
 
     @endpoint("GET", "/complaints/<complaint_id>/audit", query=api.AsOfQuery,
-              response=api.AuditTrail, summary="audit_trail")
+              response=api.AuditTrailView, summary="audit_trail")
     def audit_trail(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.audit_trail(complaint_id, call.query.as_of)
+        """Every event from every service, in order, with the customer as the reader's
+        role may see it, asked of intake for this request (never stored here)."""
+        trail = self.runtime.app.audit_trail(complaint_id, call.query.as_of)
+        return api.AuditTrailView(**dict(trail), **self.customers(complaint_id, call.actor))
 
     @endpoint("GET", "/complaints/<complaint_id>/as-of", query=api.AtQuery,
               response=api.ComplaintAsOf, summary="complaint_as_of")
@@ -36,15 +41,17 @@ class ReportingService(ServiceBase, subscriptions("intake", "investigation", "re
         return self.runtime.app.complaint_as_of(complaint_id, call.query.at)
 
     @endpoint("GET", "/complaints/<complaint_id>/evidence", query=api.AsOfQuery,
-              response=api.EvidencePack, summary="evidence_pack")
+              response=api.EvidencePackView, summary="evidence_pack")
     def evidence_pack(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.evidence_pack(complaint_id, call.query.as_of)
+        pack = self.runtime.app.evidence_pack(complaint_id, call.query.as_of)
+        return api.EvidencePackView(**dict(pack), **self.customers(complaint_id, call.actor))
 
     @endpoint("GET", "/complaints/<complaint_id>/evidence.html", query=api.AsOfQuery,
               media_type="text/html", summary="evidence_html")
     def evidence_html(self, call, complaint_id: uuid.UUID):
-        return Response(self.runtime.app.evidence_html(complaint_id, call.query.as_of),
-                        mimetype="text/html")
+        return Response(self.runtime.app.evidence_html(
+            complaint_id, call.query.as_of,
+            customer=lambda: self.customers(complaint_id, call.actor)), mimetype="text/html")
 
     # --- the improvement report -----------------------------------------------------
 

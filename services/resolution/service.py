@@ -5,9 +5,27 @@ from __future__ import annotations
 import uuid
 
 from contracts import api
+from servicekit.customers import CustomerViews
 from servicekit.http import endpoint
 from servicekit.runtime import ServiceBase, ServiceRuntime, subscriptions
 from services.resolution.application import ResolutionApplication
+
+RESOLVER = "resolver"
+
+
+def assigned_resolver(resolution: api.ResolutionView) -> str | None:
+    """Resolution has no assignment of its own: its resolver is whoever first took it on,
+    as its events record — the author of the first response (for a remedy that needed
+    approval, the resolver who proposed it), or before any response, the proposer of the
+    remedy waiting for (or refused) approval. None while nobody has: the resolution is in
+    the resolvers' shared queue and whichever resolver picks it up must reach the
+    customer, so every resolver counts as assigned until then."""
+    if resolution.responses:
+        return resolution.responses[0].by
+    if resolution.proposal:
+        by: str | None = resolution.proposal.get("proposed_by")
+        return by
+    return None
 
 
 class ResolutionService(ServiceBase, subscriptions("intake", "investigation")):
@@ -15,11 +33,18 @@ class ResolutionService(ServiceBase, subscriptions("intake", "investigation")):
     title = ("Resolution: response and its approval, customer decision, closure, follow-up, "
              "improvement backlog, praise")
     runtime = ServiceRuntime(ResolutionApplication, upstreams=("intake", "investigation"))
+    customers = CustomerViews()
 
-    @endpoint("GET", "/resolutions/<complaint_id>", response=api.ResolutionView,
+    @endpoint("GET", "/resolutions/<complaint_id>", response=api.ResolutionDetail,
               summary="get_resolution")
     def get_resolution(self, call, complaint_id: uuid.UUID):
-        return self.runtime.app.get_resolution(complaint_id)
+        """The resolution with its customer, asked of intake: plain for its assigned
+        resolver (see `assigned_resolver`), masked for every other reader."""
+        resolution = self.runtime.app.get_resolution(complaint_id)
+        owner = assigned_resolver(resolution)
+        assigned = call.actor.role == RESOLVER and owner in (None, call.actor.id)
+        return api.ResolutionDetail(**dict(resolution), **self.customers(
+            complaint_id, call.actor, assigned))
 
     @endpoint("POST", "/resolutions/<complaint_id>/respond", body=api.Respond,
               response=api.ResolutionView, summary="respond")

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+from servicekit.client import auth_headers
 from tests.e2e.conftest import AGENT, INVESTIGATOR, RESOLVER
+
+QUALITY = auth_headers("qm-1", "quality_manager")
 
 CUSTOMER = {"name": "Zhang Wei-E2E", "phone": "+86 138 0013 8000",
             "email": "zhang.e2e@example.com"}
@@ -154,10 +157,13 @@ def test_a_disputed_complaint_is_reopened_resolved_and_fully_audited(system):
 def test_personal_data_stays_out_of_the_logs_and_downstream_services(system):
     cid = receive(system)["complaint_id"]
     system.eventually(lambda: case_status(system, cid) == "investigating", "the case to open")
+    # Read as a quality manager: the customer block, asked of intake, is masked.
     trail = system.eventually(
-        lambda: (r := system.get("reporting", f"/complaints/{cid}/audit")).status_code == 200
-        and r.text, "the audit trail")
-    downstream = trail + system.get("investigation", f"/cases/{cid}").text
+        lambda: (r := system.get("reporting", f"/complaints/{cid}/audit", headers=QUALITY)
+                 ).status_code == 200 and r.text, "the audit trail")
+    case = system.get("investigation", f"/cases/{cid}", headers=QUALITY)
+    assert case.json()["customer_view"] == "masked"
+    downstream = trail + case.text
     for value in CUSTOMER.values():
         assert value not in system.logs()
         assert value not in downstream
