@@ -175,6 +175,9 @@ class Permissions:
             if bad:
                 raise ValueError(f"{source}: role '{role}': {bad} are not "
                                  "<service>.<entrypoint> names")
+            repeated = sorted({a for a in actions if actions.count(a) > 1})
+            if repeated:
+                raise ValueError(f"{source}: role '{role}' lists {repeated} more than once")
             self.by_role[role] = frozenset(actions)
 
     @classmethod
