@@ -206,7 +206,9 @@ class Subscriber:
             if envelope.origin_position == last + 1:
                 self._process(envelope)
                 return "processed"
-            self._catch_up(until=envelope.origin_position)
+            fetched = self._catch_up(until=envelope.origin_position)
+            log.info("%s: %s position %d arrived after %d; fetched %d over RPC",
+                     self.app.name, self.upstream, envelope.origin_position, last, fetched)
             return "caught-up"
 
     def catch_up(self) -> int:
