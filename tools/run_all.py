@@ -74,13 +74,20 @@ def dev_tokens(env: dict[str, str]) -> dict[str, str]:
             for var, sub, role, team in DEV_IDENTITIES}
 
 
-def write_dev_tokens(tokens: dict[str, str], data_dir: Path) -> Path:
+def write_dev_tokens(tokens: dict[str, str], data_dir: Path,
+                     made_key: str | None = None) -> Path:
+    """The tokens as `export` lines; with the random key this run made, that key too, so
+    that the tools run from another terminal (the replay, the token command) share it.
+    A key the user set is never written."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "dev-tokens.env"
     path.touch(mode=0o600)
     path.chmod(0o600)
     lines = [f"# development tokens ({DEV_TOKEN_TTL // 3600} h); `source {path}`"]
     lines += [f"export {var}={token}" for var, token in tokens.items()]
+    if made_key:
+        lines += ["# the random signing key of this development run (not set by you)",
+                  f"export {auth.SECRET_ENV}={made_key}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -166,7 +173,8 @@ def main() -> None:
     try:
         wait_healthy(urls())
         tokens = dev_tokens(dict(os.environ))
-        token_file = write_dev_tokens(tokens, data_dir)
+        token_file = write_dev_tokens(
+            tokens, data_dir, os.environ[auth.SECRET_ENV] if made_key else None)
         print("\nThe complaint workflow is running:")
         for name, url in urls().items():
             print(f"  {name:<14} {url}   ({url}/openapi.json)")
