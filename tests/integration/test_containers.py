@@ -10,7 +10,9 @@ from services.intake.service import IntakeService
 from services.investigation.service import InvestigationService
 
 AGENT = auth_headers("agent-7", "agent")
-SERVICE_CALL = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("reporting")}
+def service_call() -> dict[str, str]:
+    """A service token made when the test runs (a collection-time one may have expired)."""
+    return {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("reporting")}
 
 
 def test_a_published_complaint_is_consumed_by_investigation(container_factory, amqp_uri,
@@ -33,11 +35,11 @@ def test_a_published_complaint_is_consumed_by_investigation(container_factory, a
         assert response.status_code == 201
     complaint_id = response.json()["complaint_id"]
 
-    with entrypoint_hook(investigation, "notifications", SERVICE_CALL) as notifications:
+    with entrypoint_hook(investigation, "notifications", service_call()) as notifications:
         opened = notifications(1, 10)
     assert [e["event_type"] for e in opened] == ["case.opened", "case.assigned"]
     assert opened[1]["payload"]["investigator"] == "inv-1"
     assert opened[0]["complaint_id"] == complaint_id
-    with entrypoint_hook(intake, "notifications", SERVICE_CALL) as notifications:
+    with entrypoint_hook(intake, "notifications", service_call()) as notifications:
         assert [e["event_type"] for e in notifications(1, 10)][:3] == [
             "complaint.received", "complaint.classified", "complaint.acknowledged"]

@@ -18,7 +18,10 @@ from services.investigation.service import InvestigationService
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 AGENT = auth_headers("agent-7", "agent")
-SERVICE_CALL = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("investigation")}
+def service_call() -> dict[str, str]:
+    """A service token made when the test runs (not at collection: the suite may take
+    longer than the token lives)."""
+    return {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token("investigation")}
 
 
 def request(method, path, body=None, headers=None):
@@ -29,7 +32,7 @@ def request(method, path, body=None, headers=None):
 
 def intake_worker():
     return worker_factory(IntakeService, runtime=Runtime(IntakeApplication(env=POPO), None, {}),
-                          caller=SERVICE_CALL)
+                          caller=service_call())
 
 
 def test_receiving_a_complaint_answers_201_with_its_classification():
