@@ -128,6 +128,11 @@ def verify(token: str, key: bytes | None = None) -> Principal:
     if not isinstance(sub, str) or not 0 < len(sub) <= MAX_SUB_LENGTH:
         raise Unauthenticated("malformed", f"the token's 'sub' must be 1 to {MAX_SUB_LENGTH} "
                               "characters")
+    if not sub.isprintable() or sub != sub.strip():
+        # It becomes the actor id in every event: no control characters, no padding.
+        raise Unauthenticated("malformed", "the token's 'sub' must be printable text")
+    if team is not None and isinstance(team, str) and not team.isprintable():
+        raise Unauthenticated("malformed", "the token's 'team' must be printable text")
     if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
         raise Unauthenticated("malformed", "the token's 'roles' must be a list of role names")
     if team is not None and not isinstance(team, str):
