@@ -248,6 +248,16 @@ class UpstreamEvents(Consumer):
     """Entrypoint for one upstream's integration events, on a durable quorum queue
     `<service>.from.<upstream>` bound to `<upstream>.#`."""
 
+    def stop(self) -> None:
+        # nameko stops entrypoints first, then waits for running workers: tell the
+        # service's runtime now, so a catch-up under way reads no further upstream
+        # (which may be stopping as well) and the service stops promptly.
+        for dependency in self.container.dependencies:
+            runtime = getattr(dependency, "runtime", None)
+            if runtime is not None and hasattr(runtime, "stopping"):
+                runtime.stopping = True
+        super().stop()
+
     def __init__(self, upstream: str, max_attempts: int | None = None, **kwargs: Any):
         self.upstream = upstream
         self._max_attempts = max_attempts

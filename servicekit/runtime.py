@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # How often each consumer asks its upstreams for anything it missed (seconds).
 CATCH_UP_SECONDS = float(os.environ.get("CATCH_UP_SECONDS", "5"))
+# How long one read of an upstream's log may take before it counts as failed (the event
+# is retried; the next catch-up tries again). It also bounds how long a stopping service
+# waits for a read already under way.
+UPSTREAM_RPC_SECONDS = float(os.environ.get("UPSTREAM_RPC_SECONDS", "5"))
 MAX_PAGE = 500
 
 
@@ -43,6 +47,7 @@ class Runtime:
         self.app = app
         self.relay = relay
         self.subscribers = subscribers
+        self.stopping = False  # set when the container begins to stop
 
     def wake(self) -> None:
         if self.relay is not None:
@@ -58,6 +63,8 @@ class Runtime:
         down, a rebuild from zero all take this path)."""
         done: dict[str, int] = {}
         for upstream, subscriber in self.subscribers.items():
+            if self.stopping:  # no new reads: an upstream may be stopping too
+                break
             try:
                 done[upstream] = subscriber.catch_up()
             except UnknownService:
@@ -88,7 +95,8 @@ class ServiceRuntime(DependencyProvider):
             publisher = Publisher(config[AMQP_URI_CONFIG_KEY], use_confirms=True,
                                   delivery_mode=PERSISTENT, declare=[events_exchange(config)])
             relay = OutboxRelay(app, publisher, events_exchange(config))
-        self.logs = [UpstreamLog(u, config, caller=self.container.service_name)
+        self.logs = [UpstreamLog(u, config, caller=self.container.service_name,
+                                 timeout=UPSTREAM_RPC_SECONDS)
                      for u in self.upstreams]
         self.runtime = Runtime(app, relay, {log.upstream: Subscriber(app, log.upstream, log)
                                             for log in self.logs})
