@@ -49,20 +49,6 @@ def customer_keys(customer: dict[str, Any]) -> list[tuple[str, str]]:
     return [(kind, value) for kind, value in keys if value]
 
 
-DEVELOPMENT_CUSTOMER_REF_KEY = b"development customer-ref key: set CUSTOMER_REF_KEY"
-
-
-def customer_ref_key() -> bytes:
-    """The key of customer pseudonyms (servicekit.pii): CUSTOMER_REF_KEY, else derived
-    from PII_MASTER_KEY, else (development only, with a warning) a fixed key."""
-    master = os.environ.get(pii.MASTER_KEY_ENV)
-    if os.environ.get(pii.REF_KEY_ENV) or master:
-        return pii.ref_key_from(os.environ.get, pii.parse_key(master) if master else b"")
-    log.warning("neither %s nor %s is set: customer refs use the development key",
-                pii.REF_KEY_ENV, pii.MASTER_KEY_ENV)
-    return DEVELOPMENT_CUSTOMER_REF_KEY
-
-
 def most_similar(text: str, earlier: list[tuple[uuid.UUID, str]]
                  ) -> tuple[uuid.UUID, float] | None:
     """The most similar earlier text at or above SIMILAR (character-level, so Chinese
@@ -118,7 +104,6 @@ class IntakeApplication(ServiceApplication):
         self._customers: dict[tuple[str, str], list[tuple[uuid.UUID, datetime, str]]] = {}
         self._triage: dict[uuid.UUID, Any] = {}  # complaint -> its Classified event
         self._imported: set[uuid.UUID] = set()  # history: no triage, no SLA timer
-        self._customer_ref_key = customer_ref_key()
         # Personal data is sealed with per-customer data keys (servicekit.pii; refuses to
         # start without PII_MASTER_KEY); the folds hold only blind indexes and key ids.
         self.vault = pii.vault_for_app(self)
@@ -184,7 +169,7 @@ class IntakeApplication(ServiceApplication):
             customer_request=request.customer_request, happened_at=request.happened_at,
             received_at=received_at, staff_member=request.staff_member,
             source=request.source, external_ref=request.external_ref, tags=list(request.tags),
-            customer_ref=pii.customer_ref(customer, self._customer_ref_key),
+            customer_ref=self.vault.customer_ref(customer),
             customer_index=self.vault.blind_indexes(customer),
         )
         earlier = self._earlier_from_customer(customer, received_at)
@@ -433,6 +418,10 @@ class IntakeApplication(ServiceApplication):
             self._customers[key] = [i for i in self._customers.get(key, ()) if i[0] != cid]
 
     def _plain_customer(self, c: Complaint) -> dict[str, Any] | pii.Erased:
+        if c.customer_erased:
+            # Also for a customer recorded before encryption: no key to destroy, but an
+            # erased customer is never shown again.
+            return pii.ERASED_DATA
         if not c.customer or "ct" not in c.customer:
             return pii.present(c.customer or {})  # recorded before encryption
         return self.vault.open(c.customer, c.id)
@@ -478,11 +467,15 @@ class IntakeApplication(ServiceApplication):
                 found = set(self._by_index.get(index[0], ()))
             if not found:
                 raise NotFound("customer", f"given as {given[0]}")  # never echo the value
-            keys = {self._key_of[c] for c in found if c in self._key_of}
-            affected = set(found).union(*(self._by_key.get(k, set()) for k in keys))
+            affected, keys = self._same_customer(found)
+        destroyed = self.vault.erase(keys)
+        # A complaint received meanwhile (another greenthread or process) may have been
+        # sealed with a key just destroyed: it is this customer's too, so it is recorded.
+        self._refresh_index()
+        with self._index_lock:
+            affected |= set().union(*(self._by_key.get(k, set()) for k in keys))
         complaints = [self._complaint(c) for c in sorted(affected)]
         ref = next((c.customer_ref for c in complaints if c.customer_ref), None)
-        destroyed = self.vault.erase(keys)
         meta = self.meta(complaints[0].id, actor, correlation_id)
         pending = [c for c in complaints if not c.customer_erased]
         for c in pending:
@@ -495,6 +488,16 @@ class IntakeApplication(ServiceApplication):
         return api.Erasure(customer_ref=ref, complaints=[c.id for c in complaints],
                            keys_destroyed=destroyed, erased_by=actor.id,
                            erased_at=meta["at"])
+
+    def _same_customer(self, found: set[uuid.UUID]
+                       ) -> tuple[set[uuid.UUID], set[str]]:
+        """The complaints found, every complaint sealed with one of their data keys, and
+        those keys. Deliberately not closed over other shared identifiers: a phone is
+        often a household's, and erasing another person's data cannot be undone; the
+        privacy officer erases by each identifier the person gave. Called under the
+        index lock."""
+        keys = {self._key_of[c] for c in found if c in self._key_of}
+        return set(found).union(*(self._by_key.get(k, set()) for k in keys)), keys
 
     # --- queries ------------------------------------------------------------
 

@@ -204,3 +204,41 @@ def test_erasure_by_identifier_destroys_the_keys_records_who_and_stops_matching(
                 if e.event_type == "customer.erased"]) == 2  # nothing recorded twice
     fresh = receive(intake)
     assert fresh.possible_duplicate_of is None and fresh.customer == PERSON
+
+
+def test_a_customer_recorded_before_encryption_is_never_shown_after_erasure(intake):
+    # A store written before sealing existed holds the customer in clear: erasure has no
+    # key to destroy there, but the customer must still read as erased everywhere.
+    original = intake.vault.seal
+    intake.vault.seal = lambda fields, complaint_id, *a, **k: dict(fields)
+    try:
+        old = receive(intake)
+    finally:
+        intake.vault.seal = original
+    assert intake.customer(old.complaint_id, "agent").view == "plain"
+    erasure = intake.erase_customer(api.EraseCustomer(complaint_id=old.complaint_id), DPO)
+    assert erasure.keys_destroyed == 0 and erasure.complaints == [old.complaint_id]
+    assert intake.get_complaint(old.complaint_id).customer == pii.erased()
+    for role in ("agent", "quality_manager", "privacy_officer"):
+        assert intake.customer(old.complaint_id, role).view == "erased"
+
+
+def test_a_complaint_sealed_with_a_key_as_it_is_destroyed_is_recorded_as_erased(intake):
+    first = receive(intake)
+    destroy = intake.vault.erase
+
+    def erase_while_another_arrives(keys):
+        # Another greenthread receives a complaint from the same customer after the
+        # erasure looked the keys up, before they are destroyed: same key, same person.
+        late = receive(intake, PERSON, "Still waiting for an answer")
+        erase_while_another_arrives.late = late.complaint_id
+        return destroy(keys)
+
+    intake.vault.erase = erase_while_another_arrives
+    erasure = intake.erase_customer(api.EraseCustomer(complaint_id=first.complaint_id), DPO)
+    late = erase_while_another_arrives.late
+    assert sorted(erasure.complaints) == sorted([first.complaint_id, late])
+    assert intake.customer(late, "agent").view == "erased"
+    erased = {e.complaint_id for e in intake.notifications(1, 200)
+              if e.event_type == "customer.erased"}
+    assert erased == {first.complaint_id, late}
