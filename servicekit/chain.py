@@ -225,6 +225,7 @@ def verify_records(notifications: Iterable[Notification], key: bytes) -> ChainRe
     # aggregate -> (next expected version, link of the last record or None if unknown)
     heads: dict[UUID | str, tuple[int, bytes | None]] = {}
     gaps: dict[UUID | str, list[Break]] = {}
+    chained: set[UUID | str] = set()  # aggregates with a chained row seen so far
     for n in notifications:
         report.records += 1
         agg, version, nid = n.originator_id, n.originator_version, n.id
@@ -238,10 +239,17 @@ def verify_records(notifications: Iterable[Notification], key: bytes) -> ChainRe
 
         parts = unwrap(n.state)
         if parts is None:
-            broken(UNCHAINED, "the row has no chain header")
+            if agg in chained:
+                # Rows written before the chain existed can only precede an aggregate's
+                # first chained row: a header missing after one was stripped.
+                broken(EDITED, "the row lost its chain header after the aggregate's "
+                               "earlier rows were chained: it was rewritten")
+            else:
+                broken(UNCHAINED, "the row has no chain header")
             if version >= expected:
                 heads[agg] = (version + 1, None)
             continue
+        chained.add(agg)
         prev, link, body = parts
         if not hmac.compare_digest(
                 compute_link(key, prev, agg, version, n.topic, body), link):

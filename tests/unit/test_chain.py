@@ -293,12 +293,23 @@ def test_the_wrong_key_fails_at_the_first_record(log):
 
 
 def test_an_unchained_row_is_refused(log):
+    # As a row written before the chain existed: before its aggregate's first chained row.
+    _, b, stored = log
+    _, _, body = unwrap(stored[1].state)
+    stored[1] = replace(stored[1], state=body)
+    first = check(stored).first
+    assert (first.kind, first.aggregate_id, first.version, first.notification_id) == (
+        UNCHAINED, str(b), 1, 2)
+
+
+def test_a_header_stripped_after_a_chained_row_is_named_as_edited(log):
+    # Not a legacy row: someone rewrote it without the key (and without the header).
     _, b, stored = log
     _, _, body = unwrap(stored[5].state)
     stored[5] = replace(stored[5], state=body)
     first = check(stored).first
     assert (first.kind, first.aggregate_id, first.version, first.notification_id) == (
-        UNCHAINED, str(b), 2, 6)
+        EDITED, str(b), 2, 6)
 
 
 def test_the_verify_command_cannot_read_an_in_memory_store(monkeypatch, capsys):
