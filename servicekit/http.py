@@ -191,6 +191,8 @@ def _occurred_at(request: Request, actor: Actor | None) -> datetime | None:
         raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "needs a UTC offset, e.g. +00:00")
     if at > datetime.now(UTC):
         raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "is in the future")
+    if at.year < 1900:
+        raise InvalidCommand(f"header.{OCCURRED_AT_HEADER}", "is before 1900")
     return at.astimezone(UTC)
 
 

@@ -150,13 +150,14 @@ class StandaloneRpc:
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         if self._proxy is not None and time.monotonic() >= self._renew_at:
             self.close()
-        if self._proxy is None:
-            context = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token(self.caller)}
-            self._renew_at = time.monotonic() + auth.SERVICE_TOKEN_TTL / 2
-            self._standalone = ServiceRpcProxy(self.service, self.config,
-                                               context_data=context, timeout=self.timeout)
-            self._proxy = self._standalone.start()
         try:
+            if self._proxy is None:
+                context = {auth.RPC_TOKEN_KEY: "Bearer " + auth.service_token(self.caller)}
+                self._renew_at = time.monotonic() + auth.SERVICE_TOKEN_TTL / 2
+                # Kept before start(): a start interrupted half-way is closed below too.
+                self._standalone = ServiceRpcProxy(self.service, self.config,
+                                                   context_data=context, timeout=self.timeout)
+                self._proxy = self._standalone.start()
             return getattr(self._proxy, method)(*args, **kwargs)
         except BaseException:
             self.close()  # a broken connection (or an interrupted call) is rebuilt next time

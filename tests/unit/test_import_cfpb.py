@@ -162,7 +162,8 @@ def test_only_an_admin_may_set_the_time_of_events():
     with pytest.raises(Forbidden):
         _occurred_at(request_with("2013-08-30T00:00:00+00:00"), AGENT)
     for bad, problem in (("30/8/2013", "ISO 8601"), ("2013-08-30T00:00:00", "offset"),
-                         ((datetime.now(UTC) + timedelta(days=1)).isoformat(), "future")):
+                         ((datetime.now(UTC) + timedelta(days=1)).isoformat(), "future"),
+                         ("0001-01-01T00:00:00+01:00", "before 1900")):  # no overflow
         with pytest.raises(InvalidCommand, match=problem) as error:
             _occurred_at(request_with(bad), ADMIN)
         assert error.value.field == "header.X-Occurred-At"
