@@ -234,9 +234,6 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
         response.headers["WWW-Authenticate"] = f'Bearer error="invalid_token", ' \
             f'error_description="{exc.reason}"'
         return response
-    except ValidationError as exc:
-        return error_response(422, "invalid", "the request is invalid",
-                              fields=_field_errors(exc, ""))
     except InvalidCommand as exc:
         return error_response(422, "invalid", str(exc),
                               fields=[FieldError(field=exc.field, problem=exc.problem)])
@@ -248,6 +245,8 @@ def _handle(fn: Callable[..., Any], spec: dict[str, Any], service: Any, request:
         return error_response(409, "conflict", str(exc), state=exc.state,
                               allowed_actions=exc.allowed)
     except Exception as exc:
+        # The request was validated above; a pydantic error from here on is the server's
+        # (a stored record that no longer fits its contract), so it is a 500, not a 422.
         # The type and the frames only: an exception's message may quote input values,
         # and personal data never goes to the logs.
         log.error("unhandled %s in %s\n%s", type(exc).__name__, fn.__name__,
