@@ -48,6 +48,7 @@ class Runtime:
         self.relay = relay
         self.subscribers = subscribers
         self.stopping = False  # set when the container begins to stop
+        self.ready: Callable[[], bool] = lambda: True  # set by ServiceRuntime
 
     def wake(self) -> None:
         if self.relay is not None:
@@ -77,6 +78,19 @@ class Runtime:
         return done
 
 
+def consumers_ready(container: Any) -> bool:
+    """Whether every queue consumer of the container consumes: nameko's web server
+    answers while the consumers are still starting, and a container stopped in that
+    window hangs in nameko's stop (it never stops: killed after the grace period)."""
+    for entrypoint in container.entrypoints:
+        consumer = getattr(entrypoint, "queue_consumer", None) or getattr(
+            getattr(entrypoint, "rpc_consumer", None), "queue_consumer", None)
+        ready = getattr(consumer, "_consumers_ready", None)
+        if ready is not None and not ready.ready():
+            return False
+    return True
+
+
 class ServiceRuntime(DependencyProvider):
     def __init__(self, app_factory: Callable[[], ServiceApplication],
                  upstreams: tuple[str, ...] = (), relay: bool = True):
@@ -100,6 +114,7 @@ class ServiceRuntime(DependencyProvider):
                      for u in self.upstreams]
         self.runtime = Runtime(app, relay, {log.upstream: Subscriber(app, log.upstream, log)
                                             for log in self.logs})
+        self.runtime.ready = functools.partial(consumers_ready, self.container)
 
     def start(self) -> None:
         if self.runtime and self.runtime.relay:
@@ -173,7 +188,11 @@ class ServiceBase:
     caller = CallerContext()
 
     @endpoint("GET", "/health", response=Health, summary="health", public=True)
-    def health(self, call) -> Health:
+    def health(self, call) -> Any:
+        """200 once the service consumes its queues; 503 while it is still starting."""
+        if not self.runtime.ready():
+            return json_response(Health(status="starting", service=self.name,
+                                        position=self.runtime.app.head()), 503)
         return Health(status="ok", service=self.name, position=self.runtime.app.head())
 
     @endpoint("GET", "/openapi.json", summary="openapi", public=True)

@@ -43,3 +43,32 @@ def test_stopping_the_upstream_entrypoint_tells_the_runtime():
     with contextlib.suppress(Exception):
         entrypoint.stop()
     assert Container.dependencies[1].runtime.stopping is True
+
+
+def test_health_waits_for_every_queue_consumer_to_consume():
+    from eventlet.event import Event
+
+    from servicekit.runtime import consumers_ready
+
+    class QueueConsumer:
+        def __init__(self):
+            self._consumers_ready = Event()
+
+    shared = QueueConsumer()
+
+    class Rpc:
+        class rpc_consumer:  # noqa: N801 - shaped like nameko's RpcConsumer
+            queue_consumer = shared
+
+    class Upstream:
+        queue_consumer = shared
+
+    class Timer:
+        pass
+
+    class Container:
+        entrypoints = [Timer(), Rpc(), Upstream()]
+
+    assert consumers_ready(Container()) is False
+    shared._consumers_ready.send(None)
+    assert consumers_ready(Container()) is True
