@@ -6,6 +6,7 @@ import eventlet
 
 eventlet.monkey_patch()  # nameko's containers need it; must precede other imports
 
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
@@ -58,6 +59,22 @@ class Broker:
         parts = urlparse(self.uri)
         return urlunparse(parts._replace(path="/" + quote(vhost, safe="")))
 
+    @contextlib.contextmanager
+    def fresh_vhost(self):
+        """A vhost of its own (deleted afterwards), so queues and RPC names never leak
+        between tests; the broker's default vhost when there is no rabbitmqctl."""
+        if self.ctl is None:
+            print("no rabbitmqctl for this broker: sharing the broker's default vhost")
+            yield self.uri
+            return
+        vhost = f"test-{uuid.uuid4().hex[:12]}"
+        self.ctl("add_vhost", vhost)
+        self.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        try:
+            yield self.vhost_uri(vhost)
+        finally:
+            self.ctl("delete_vhost", vhost)
+
 
 @pytest.fixture(scope="session")
 def broker():
@@ -84,15 +101,8 @@ def broker():
 @pytest.fixture
 def amqp_uri(broker):
     """A fresh vhost per test, so queues and RPC names never leak between tests."""
-    if broker.ctl is None:
-        print("no rabbitmqctl for this broker: the test shares the broker's default vhost")
-        yield broker.uri
-        return
-    vhost = f"test-{uuid.uuid4().hex[:12]}"
-    broker.ctl("add_vhost", vhost)
-    broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield broker.vhost_uri(vhost)
-    broker.ctl("delete_vhost", vhost)
+    with broker.fresh_vhost() as uri:
+        yield uri
 
 
 # --- PostgreSQL ---------------------------------------------------------------
@@ -160,10 +170,12 @@ def store_env(request, tmp_path):
     return request.getfixturevalue("postgres_database")()
 
 
+def free_tcp_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def free_port():
-    def pick() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-    return pick
+    return free_tcp_port

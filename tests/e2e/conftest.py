@@ -1,8 +1,10 @@
 """The four services as separate `nameko run` processes, as `make run` starts them."""
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,22 +65,32 @@ class System:
         return "\n".join(p.read_text(errors="replace") for p in self.log_dir.glob("*.log"))
 
 
-@pytest.fixture
-def system(amqp_uri, tmp_path, free_port):
+@contextlib.contextmanager
+def running_system(amqp_uri: str, root: Path, port: Callable[[], int]):
+    """The four services as `make run` starts them, on `amqp_uri`, with their stores and
+    logs under `root`; stopped afterwards."""
     env = dict(os.environ)
     env.update({
         "AMQP_URI": amqp_uri,
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(root / "data"),
         "CATCH_UP_SECONDS": "1",
         "PYTHONUNBUFFERED": "1",
         "RETRY_BASE_SECONDS": "0.5",
     })
     for name in run_all.SERVICES:
-        env[f"{name.upper()}_PORT"] = str(free_port())
+        env[f"{name.upper()}_PORT"] = str(port())
         env.pop(f"{name.upper()}_PERSISTENCE_MODULE", None)
     env.pop("PERSISTENCE_MODULE", None)
-    (tmp_path / "logs").mkdir()
-    running = System(env, tmp_path / "logs")
+    (root / "logs").mkdir()
+    running = System(env, root / "logs")
     running.start()
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def system(amqp_uri, tmp_path, free_port):
+    with running_system(amqp_uri, tmp_path, free_port) as running:
+        yield running

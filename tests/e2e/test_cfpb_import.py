@@ -7,12 +7,9 @@ code). One import serves every test of this module (it is the slowest e2e test).
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +18,8 @@ import requests
 
 from contracts.envelope import imported_complaint_id
 from servicekit.client import auth_headers
-from tests.e2e.conftest import System
+from tests.conftest import free_tcp_port
+from tests.e2e.conftest import System, running_system
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = Path(os.environ.get("CFPB_SAMPLE")
@@ -47,12 +45,6 @@ if not SAMPLE.exists():  # pragma: no cover - the sample lives beside the reposi
 def the_csv() -> list[dict[str, str]]:
     with SAMPLE.open(newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
-
-
-def port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def importer(system: System, path: Path, errors: Path, *more: str) -> subprocess.Popen:
@@ -83,52 +75,35 @@ def settled(system: System) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def imported(broker):
-    if broker.ctl is None:
-        print("no rabbitmqctl for this broker: the import shares the broker's default vhost")
-        amqp_uri = broker.uri
-    else:
-        vhost = f"test-{uuid.uuid4().hex[:12]}"
-        broker.ctl("add_vhost", vhost)
-        broker.ctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-        amqp_uri = broker.vhost_uri(vhost)
-    tmp = Path(tempfile.mkdtemp(prefix="cfpb-import-"))
-    env = dict(os.environ, AMQP_URI=amqp_uri, DATA_DIR=str(tmp / "data"),
-               CATCH_UP_SECONDS="1", PYTHONUNBUFFERED="1", RETRY_BASE_SECONDS="0.5")
-    for name in ("intake", "investigation", "resolution", "reporting"):
-        env[f"{name.upper()}_PORT"] = str(port())
-        env.pop(f"{name.upper()}_PERSISTENCE_MODULE", None)
-    env.pop("PERSISTENCE_MODULE", None)
-    (tmp / "logs").mkdir()
-    system = System(env, tmp / "logs")
-    system.start()
+def imported(broker, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cfpb-import")
+    with broker.fresh_vhost() as amqp_uri, running_system(amqp_uri, tmp, free_tcp_port) as system:
+        yield import_three_times(system, tmp)
+
+
+def import_three_times(system: System, tmp: Path) -> dict:
     runs = []
-    try:
-        # 1. Killed mid-run (SIGKILL: no clean-up of any kind) once ~150 complaints exist.
-        first = importer(system, SAMPLE, tmp / "errors-1.csv", "--workers", "4")
-        system.eventually(lambda: positions(system, "intake")["intake"] >= 750
-                          or first.poll() is not None,
-                          "the first run importing about 150 complaints", seconds=120)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
-        killed_at = settled(system)
-        # 2. Run again: finishes the rest. 3. Once more: nothing left to do.
-        for n in (2, 3):
-            started = time.monotonic()
-            run = importer(system, SAMPLE, tmp / f"errors-{n}.csv", "--workers", "4")
-            out, err = run.communicate(timeout=900)
-            runs.append({"status": run.returncode, "out": out, "err": err,
-                         "seconds": time.monotonic() - started,
-                         "errors": (tmp / f"errors-{n}.csv").read_text(),
-                         "before": settled(system) if n == 3 else None})
-            print(out)
-        after = settled(system)
-        yield {"system": system, "runs": runs, "killed_at": killed_at, "after": after,
-               "tmp": tmp}
-    finally:
-        system.stop()
-        if broker.ctl is not None:
-            broker.ctl("delete_vhost", vhost)
+    # 1. Killed mid-run (SIGKILL: no clean-up of any kind) once ~150 complaints exist.
+    first = importer(system, SAMPLE, tmp / "errors-1.csv", "--workers", "4")
+    system.eventually(lambda: positions(system, "intake")["intake"] >= 750
+                      or first.poll() is not None,
+                      "the first run importing about 150 complaints", seconds=120)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    killed_at = settled(system)
+    # 2. Run again: finishes the rest. 3. Once more: nothing left to do.
+    for n in (2, 3):
+        started = time.monotonic()
+        run = importer(system, SAMPLE, tmp / f"errors-{n}.csv", "--workers", "4")
+        out, err = run.communicate(timeout=900)
+        runs.append({"status": run.returncode, "out": out, "err": err,
+                     "seconds": time.monotonic() - started,
+                     "errors": (tmp / f"errors-{n}.csv").read_text(),
+                     "before": settled(system) if n == 3 else None})
+        print(out)
+    after = settled(system)
+    return {"system": system, "runs": runs, "killed_at": killed_at, "after": after,
+            "tmp": tmp}
 
 
 def report(system: System) -> dict:
